@@ -1,0 +1,3 @@
+"""Patron: the customer-value CRM."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Customer analytics: summaries, lifetime-value models and their diagnostics."""

@@ -1,0 +1,12 @@
+"""Page routes of the core app: home, sign-in and sign-out."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from patron.core import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,228 @@
+"""Accounts, contacts, products, orders and subscriptions: who the customers are and what they buy."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from patron.core.fields import External, TimeStamped, owner_field, team_field
+
+
+class AccountKind(models.TextChoices):
+    COMPANY = "company", _("Company")
+    PERSON = "person", _("Person")
+
+
+class SizeBand(models.TextChoices):
+    MICRO = "1-9", _("1–9 employees")
+    SMALL = "10-49", _("10–49 employees")
+    MEDIUM = "50-249", _("50–249 employees")
+    LARGE = "250-999", _("250–999 employees")
+    ENTERPRISE = "1000+", _("1,000+ employees")
+
+
+class LifecycleStage(models.TextChoices):
+    PROSPECT = "prospect", _("Prospect")
+    ONBOARDING = "onboarding", _("Onboarding")
+    ACTIVE = "active", _("Active")
+    AT_RISK = "at_risk", _("At risk")
+    CHURNED = "churned", _("Churned")
+
+
+class Account(External, TimeStamped):
+    """A customer: a company (B2B) or a person (B2C)."""
+
+    scope = "owned"
+
+    name = models.CharField(_("name"), max_length=200, db_index=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=AccountKind.choices, default=AccountKind.COMPANY)
+    industry = models.CharField(_("industry"), max_length=80, blank=True, db_index=True)
+    size_band = models.CharField(_("size band"), max_length=16, choices=SizeBand.choices, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True, db_index=True, help_text=_("ISO 3166 code"))
+    region = models.CharField(_("region"), max_length=80, blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    owner = owner_field()
+    team = team_field()
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"),
+        max_length=16,
+        choices=LifecycleStage.choices,
+        default=LifecycleStage.ACTIVE,
+        db_index=True,
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        indexes = [models.Index(fields=["owner", "id"]), models.Index(fields=["team", "id"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactRole(models.TextChoices):
+    DECISION_MAKER = "decision_maker", _("Decision maker")
+    CHAMPION = "champion", _("Champion")
+    INFLUENCER = "influencer", _("Influencer")
+    USER = "user", _("User")
+    BILLING = "billing", _("Billing")
+    TECHNICAL = "technical", _("Technical")
+    OTHER = "other", _("Other")
+
+
+class Contact(External, TimeStamped):
+    """A person at an account (for a B2C account, usually the customer themself)."""
+
+    scope = "account"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("account"))
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), max_length=254, null=True, blank=True, unique=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    title = models.CharField(_("title"), max_length=120, blank=True)
+    role = models.CharField(_("role"), max_length=20, choices=ContactRole.choices, blank=True)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    email_opt_out = models.BooleanField(_("email opt-out"), default=False)
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [models.Index(fields=["account", "id"]), models.Index(fields=["last_name", "id"])]
+
+    @property
+    def name(self) -> str:
+        """Return the contact's full name."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or (self.email or "")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(External, TimeStamped):
+    """Something the company sells; the product group drives cross-sell analysis."""
+
+    scope = "shared"
+
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    product_group = models.CharField(_("product group"), max_length=80, blank=True, db_index=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class SalesChannel(models.TextChoices):
+    DIRECT = "direct", _("Direct sales")
+    ONLINE = "online", _("Online")
+    PARTNER = "partner", _("Partner")
+    STORE = "store", _("Store")
+    PHONE = "phone", _("Phone")
+
+
+class Order(External, TimeStamped):
+    """A purchase by an account; its amount is the sum of its lines when it has lines."""
+
+    scope = "account"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="orders", verbose_name=_("account"))
+    ordered_at = models.DateField(_("date"), db_index=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    channel = models.CharField(_("channel"), max_length=16, choices=SalesChannel.choices, default=SalesChannel.DIRECT)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        indexes = [models.Index(fields=["account", "ordered_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.ordered_at} {self.amount} {self.currency}"
+
+
+class OrderLine(TimeStamped):
+    """One product on an order."""
+
+    scope = "order__account"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    product = models.ForeignKey(
+        Product,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="order_lines",
+        verbose_name=_("product"),
+    )
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3, default=Decimal(1))
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+
+
+class SubscriptionStatus(models.TextChoices):
+    TRIAL = "trial", _("Trial")
+    ACTIVE = "active", _("Active")
+    PAST_DUE = "past_due", _("Past due")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+
+
+class Subscription(External, TimeStamped):
+    """A recurring contract: what an account pays each month for a product."""
+
+    scope = "account"
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("account")
+    )
+    product = models.ForeignKey(
+        Product,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="subscriptions",
+        verbose_name=_("product"),
+    )
+    monthly_amount = models.DecimalField(
+        _("monthly amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal(0))]
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    started_on = models.DateField(_("start"))
+    ends_on = models.DateField(_("end"), null=True, blank=True)
+    renews_on = models.DateField(_("renewal date"), null=True, blank=True, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.ends_on and self.started_on and self.ends_on < self.started_on:
+            raise ValidationError({"ends_on": _("The end date is before the start date.")})
+
+    def __str__(self) -> str:
+        return f"{self.product or ''} {self.monthly_amount}/{_('month')}"

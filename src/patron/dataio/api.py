@@ -1,0 +1,5 @@
+"""API routes of this app."""
+
+from ninja import Router
+
+router = Router()

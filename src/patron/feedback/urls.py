@@ -1,0 +1,4 @@
+"""Page routes of this app."""
+
+app_name = "feedback"
+urlpatterns: list = []

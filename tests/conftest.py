@@ -1,0 +1,72 @@
+"""Fixtures shared by every test: users in each role, their teams, and API clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from patron.core.models import Role
+from tests.factories import TeamFactory, UserFactory, make_token
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Enterprise")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Mid-market")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="ada", role=Role.ADMIN)
+
+
+@pytest.fixture
+def manager(team):
+    return UserFactory(username="mona", role=Role.MANAGER, teams=[team])
+
+
+@pytest.fixture
+def member(team):
+    return UserFactory(username="max", role=Role.MEMBER, teams=[team])
+
+
+@pytest.fixture
+def outsider(other_team):
+    return UserFactory(username="olga", role=Role.MEMBER, teams=[other_team])
+
+
+class ApiClient:
+    """A test client that sends a bearer token and JSON by default."""
+
+    def __init__(self, user=None):
+        self.client = Client()
+        self.headers = {"Authorization": f"Bearer {make_token(user)}"} if user else {}
+
+    def _call(self, method, path, data=None, content_type="application/json", **extra):
+        kwargs = {"headers": {**self.headers, **extra.pop("headers", {})}}
+        if data is not None:
+            kwargs["data"] = data
+            kwargs["content_type"] = content_type
+        return getattr(self.client, method)(f"/api/v1{path}", **kwargs, **extra)
+
+    def get(self, path, **extra):
+        return self.client.get(f"/api/v1{path}", headers=self.headers, **extra)
+
+    def post(self, path, data=None, **kw):
+        return self._call("post", path, data, **kw)
+
+    def patch(self, path, data=None, **kw):
+        return self._call("patch", path, data, **kw)
+
+    def delete(self, path, **kw):
+        return self._call("delete", path, **kw)
+
+
+@pytest.fixture
+def api_for():
+    """Return a function that makes an API client authenticated as a user (None for anonymous)."""
+    return ApiClient
