@@ -6,18 +6,23 @@ No ``from __future__ import annotations`` here: django-ninja reads the route sig
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, get_origin
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Query, Router, Schema
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import slugify
+from ninja import FilterSchema, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyHeader, HttpBearer, django_auth
 from pydantic import ValidationError as PydanticValidationError
 from pydantic import create_model
 
-from patron.core.services import Records, user_for_token
+from patron.core import schemas
+from patron.core.services import Records, create_token, export_rows, revoke_token, tokens_of, user_for_token
 from patron.errors import Invalid, PatronError
 
 
@@ -58,15 +63,27 @@ def current_user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
+def roll_back_request() -> None:
+    """Undo the request's writes when it ends in an error.
+
+    Django commits ``ATOMIC_REQUESTS`` when the view returns, and django-ninja turns exceptions into responses
+    inside the view, so without this a failed bulk upsert would keep the chunks written before the bad line.
+    """
+    if transaction.get_connection().in_atomic_block:
+        transaction.set_rollback(True)
+
+
 @api.exception_handler(PatronError)
 def patron_error(request: HttpRequest, exc: PatronError) -> HttpResponse:
-    """Every Patron error becomes JSON with its status code."""
+    """Every Patron error becomes JSON with its status code, and nothing the request wrote is kept."""
+    roll_back_request()
     return api.create_response(request, exc.as_dict(), status=exc.status)
 
 
 @api.exception_handler(NinjaValidationError)
 def payload_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     """Invalid payloads are a 422 naming the field."""
+    roll_back_request()
     details = []
     for error in exc.errors:
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "payload", "filters")]
@@ -79,6 +96,7 @@ def payload_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRespon
 @api.exception_handler(Http404)
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     """Unknown paths and ids are a 404 in the same shape as every other error."""
+    roll_back_request()
     return api.create_response(request, {"error": "not_found", "message": str(exc) or "Not found."}, status=404)
 
 
@@ -87,6 +105,13 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
     """Requests without valid credentials are a 401."""
     body = {"error": "unauthenticated", "message": "Sign in or send a valid API token."}
     return api.create_response(request, body, status=401)
+
+
+@api.exception_handler(Exception)
+def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Let Django report a bug as a 500, after making sure the request's writes are undone."""
+    roll_back_request()
+    raise exc
 
 
 class Deleted(Schema):
@@ -103,22 +128,58 @@ class UpsertOut(Schema):
     unchanged: int
 
 
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/json-lines")
+CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "The rows as CSV (UTF-8, a header line first), streamed.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
 def page_schema(out: type[Schema]) -> type[Schema]:
     """Return the list-page schema for ``out``: its items and the cursor of the next page."""
     name = out.__name__.removesuffix("Out") + "Page"
     return create_model(name, __base__=Schema, items=(list[out], ...), next_cursor=(str | None, None))
 
 
-def iter_ndjson(request: HttpRequest, schema: type[Schema]) -> Iterator[dict[str, Any]]:
-    """Yield validated rows from an NDJSON body, line by line, naming the line of the first bad one."""
+def schema_columns(out: type[Schema]) -> dict[str, str]:
+    """Return the CSV columns of an output schema: each plain field, read through its alias (``account.name``)."""
+    return {
+        name: info.alias or name for name, info in out.model_fields.items() if get_origin(info.annotation) is not list
+    }
+
+
+def filter_expression(filters: Schema) -> Q | dict[str, Any]:
+    """Return the lookups a list's filters stand for."""
+    if isinstance(filters, FilterSchema):
+        return filters.get_filter_expression()
+    return filters.model_dump()
+
+
+def iter_ndjson(request: HttpRequest, schema: type[Schema]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, validated row)`` from an NDJSON body, line by line, naming the line of a bad one."""
+    content_type = request.content_type or ""
+    if content_type not in NDJSON_TYPES:
+        raise Invalid(
+            f"Send the rows as NDJSON (Content-Type: application/x-ndjson), not {content_type or 'no type'}.",
+            field="Content-Type",
+        )
     for number, raw in enumerate(request, start=1):
         line = raw.strip()
         if not line:
             continue
         try:
-            yield schema.model_validate(json.loads(line)).model_dump(exclude_unset=True)
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise Invalid(f"Line {number}: each line must be one JSON object.", details=[{"row": number}])
+            yield number, schema.model_validate(row).model_dump(exclude_unset=True)
         except json.JSONDecodeError as exc:
             raise Invalid(f"Line {number}: not valid JSON ({exc.msg}).", details=[{"row": number}]) from None
+        except UnicodeDecodeError:
+            raise Invalid(f"Line {number}: not UTF-8 text.", details=[{"row": number}]) from None
         except PydanticValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
@@ -135,17 +196,34 @@ def crud_routes(
     create_in: type[Schema],
     update_in: type[Schema],
     filters: type[Schema],
+    detail: type[Schema] | None = None,
     bulk: bool = False,
+    export: bool = True,
     on_create: Callable[[Any, dict[str, Any]], Any] | None = None,
     on_update: Callable[[Any, int, dict[str, Any]], Any] | None = None,
 ) -> None:
-    """Add list, get, create, update and delete routes (and NDJSON bulk upsert) for one record type."""
+    """Add list, CSV export, get, create, update and delete routes (and NDJSON bulk upsert) for one record type.
+
+    ``out`` shapes list items and the CSV columns; ``detail`` (default ``out``) shapes one record, for nested data
+    such as a deal's stage history. ``filters`` is a FilterSchema whose fields map to ORM lookups.
+    """
     page = page_schema(out)
+    one = detail or out
     create = on_create or records.create
     update = on_update or records.update
     max_limit = settings.PATRON_MAX_PAGE_SIZE
+    meta = records.model._meta
+    kind = meta.model_name
+    columns = schema_columns(out)
+    file_stem = slugify(str(meta.verbose_name_plural))
 
-    @router.get("", response=page, summary=f"List {records.model._meta.verbose_name_plural}")
+    @router.get(
+        "",
+        response=page,
+        summary=f"List {meta.verbose_name_plural}",
+        operation_id=f"list_{kind}",
+        url_name=f"{kind}-list",
+    )
     def list_rows(
         request: HttpRequest,
         f: filters = Query(...),  # type: ignore[valid-type]
@@ -157,23 +235,52 @@ def crud_routes(
         if not 1 <= limit <= max_limit:
             raise Invalid(f"limit must be between 1 and {max_limit}.", field="limit")
         found = records.list(
-            current_user(request), filters=f.model_dump(), search=q, order=order, cursor=cursor, limit=limit
+            current_user(request), filters=filter_expression(f), search=q, order=order, cursor=cursor, limit=limit
         )
         return {"items": found.items, "next_cursor": found.next_cursor}
 
-    @router.get("/{int:pk}", response=out, summary=f"Get one {records.model._meta.verbose_name}")
+    if export:
+
+        @router.get(
+            "/export.csv",
+            summary=f"Export {meta.verbose_name_plural} as CSV, with the list's filters, search and sort",
+            operation_id=f"export_{kind}",
+            url_name=f"{kind}-export",
+            openapi_extra=CSV_RESPONSE,
+        )
+        def export_csv(
+            request: HttpRequest,
+            f: filters = Query(...),  # type: ignore[valid-type]
+            q: str | None = None,
+            order: str | None = None,
+        ) -> Any:
+            rows = records.sort(records.filtered(current_user(request), filters=filter_expression(f), search=q), order)
+            response = StreamingHttpResponse(export_rows(rows, columns), content_type="text/csv; charset=utf-8")
+            stamp = timezone.localdate().isoformat()
+            response["Content-Disposition"] = f'attachment; filename="{file_stem}-{stamp}.csv"'
+            return response
+
+    @router.get(
+        "/{int:pk}",
+        response=one,
+        summary=f"Get one {meta.verbose_name}",
+        operation_id=f"get_{kind}",
+        url_name=f"{kind}-detail",
+    )
     def get_row(request: HttpRequest, pk: int) -> Any:
         return records.get(current_user(request), pk)
 
-    @router.post("", response={201: out}, summary=f"Create a {records.model._meta.verbose_name}")
+    @router.post("", response={201: one}, summary=f"Create a {meta.verbose_name}", operation_id=f"create_{kind}")
     def create_row(request: HttpRequest, payload: create_in) -> Any:  # type: ignore[valid-type]
-        return 201, create(current_user(request), payload.model_dump(exclude_unset=True))
+        return Status(201, create(current_user(request), payload.model_dump(exclude_unset=True)))
 
-    @router.patch("/{int:pk}", response=out, summary=f"Change a {records.model._meta.verbose_name}")
+    @router.patch("/{int:pk}", response=one, summary=f"Change a {meta.verbose_name}", operation_id=f"update_{kind}")
     def update_row(request: HttpRequest, pk: int, payload: update_in) -> Any:  # type: ignore[valid-type]
         return update(current_user(request), pk, payload.model_dump(exclude_unset=True))
 
-    @router.delete("/{int:pk}", response=Deleted, summary=f"Delete a {records.model._meta.verbose_name}")
+    @router.delete(
+        "/{int:pk}", response=Deleted, summary=f"Delete a {meta.verbose_name}", operation_id=f"delete_{kind}"
+    )
     def delete_row(request: HttpRequest, pk: int) -> Any:
         records.delete(current_user(request), pk)
         return {"deleted": True}
@@ -183,14 +290,58 @@ def crud_routes(
         @router.post(
             "/bulk",
             response=UpsertOut,
-            summary=f"Upsert {records.model._meta.verbose_name_plural} from NDJSON, matched on external_id",
+            summary=f"Upsert {meta.verbose_name_plural} from NDJSON, matched on external_id",
+            description="All or nothing: the first bad line fails the request, names its line, and nothing is written. "
+            "Sending the same lines again changes nothing (they count as unchanged).",
+            operation_id=f"bulk_upsert_{kind}",
             openapi_extra={
                 "requestBody": {
                     "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
                     "description": "One JSON object a line, each with an external_id.",
+                    "required": True,
                 }
             },
         )
         def bulk_upsert(request: HttpRequest) -> Any:
-            result = records.upsert(current_user(request), iter_ndjson(request, create_in))
+            result = records.upsert_rows(current_user(request), iter_ndjson(request, create_in), unit="Line")
             return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+
+
+# Who is signed in, and their API tokens
+
+
+@api.get("/me", response=schemas.MeOut, tags=["me"], summary="The signed-in user", operation_id="me")
+def me(request: HttpRequest) -> Any:
+    """Return the signed-in user with their role, job function and teams."""
+    return current_user(request)
+
+
+@api.get("/tokens", response=list[schemas.TokenOut], tags=["me"], summary="Your API tokens", operation_id="list_tokens")
+def list_tokens(request: HttpRequest) -> Any:
+    """List the user's own API tokens, active ones first."""
+    return list(tokens_of(current_user(request)))
+
+
+@api.post(
+    "/tokens",
+    response={201: schemas.TokenCreated},
+    tags=["me"],
+    summary="Create an API token (its secret is shown only in this answer)",
+    operation_id="create_token",
+)
+def add_token(request: HttpRequest, payload: schemas.TokenIn) -> Any:
+    """Create an API token for the signed-in user and return its secret once."""
+    token, raw = create_token(current_user(request), payload.name)
+    return Status(201, {**schemas.TokenOut.from_orm(token).model_dump(), "token": raw})
+
+
+@api.delete(
+    "/tokens/{int:token_id}",
+    response=schemas.TokenOut,
+    tags=["me"],
+    summary="Revoke one of your API tokens",
+    operation_id="revoke_token",
+)
+def remove_token(request: HttpRequest, token_id: int) -> Any:
+    """Revoke one of the signed-in user's tokens; clients using it are refused from now on."""
+    return revoke_token(current_user(request), token_id)

@@ -2,25 +2,41 @@
 
 Domain apps build on :class:`Records` in their own ``services.py``; routes and pages call those, never
 the ORM directly. Each function runs inside the caller's transaction (one per request or command).
+
+Every write goes through the same steps, whether it is one row from a form or a thousand from an NDJSON
+upsert: references (``account_id`` or ``account_external_id``) are resolved and checked against what the user
+may see, the domain hook :meth:`Records.prepare` fills derived fields, permissions, field validation and unique
+keys are checked for the whole batch, rows are written with their audit history, and the hook
+:meth:`Records.write_related` writes what hangs off them (order lines, deal stage history).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import csv
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from patron.core.models import ApiToken, User, hash_token
 from patron.core.pagination import Page, keyset_page
 from patron.core.permissions import Action, visibility_q
-from patron.errors import Conflict, Forbidden, Invalid, NotFound
+from patron.errors import Conflict, Forbidden, Invalid, NotFound, PatronError
 
 M = TypeVar("M", bound=models.Model)
+
+#: Rows an upsert reads, checks and writes at a time: big enough to amortise the queries, small enough for memory.
+UPSERT_CHUNK = 1000
+#: Words of a search that are matched (each must match one of the search fields).
+MAX_SEARCH_TERMS = 5
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:
@@ -36,8 +52,19 @@ def invalid_from(exc: ValidationError) -> Invalid:
     """Turn a model ValidationError into Patron's 422 error naming the first bad field."""
     details = validation_details(exc)
     first = details[0] if details else {"field": "", "message": "invalid"}
-    where = f"{first['field']}: " if first["field"] and first["field"] != "__all__" else ""
+    if first["field"] == "__all__":
+        first = {**first, "field": ""}
+    where = f"{first['field']}: " if first["field"] else ""
     return Invalid(f"{where}{first['message']}", field=first["field"] or None, details=details)
+
+
+def at_row(exc: PatronError, where: str | None, row: int | None) -> PatronError:
+    """Prefix an error with the row (or line) it came from, so a bulk write says where it failed."""
+    if not where or exc.message.startswith(where):
+        return exc
+    exc.message = f"{where}: {exc.message}"
+    exc.details = [{**d, "row": row} for d in exc.details] or [{"row": row, "field": exc.field or ""}]
+    return exc
 
 
 @dataclass
@@ -50,13 +77,82 @@ class UpsertResult:
     ids: list[int] = field(default_factory=list)
 
 
-class Records(Generic[M]):
-    """Permission-checked, audited create/read/update/delete for one model."""
+@dataclass(eq=False)
+class Draft(Generic[M]):
+    """One row on its way to the database: the payload's fields, nested data, the instance and where it came from."""
 
-    def __init__(self, model: type[M], *, search_fields: Iterable[str] = (), orderings: Iterable[str] = ("id",)):
+    data: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    row: int | None = None
+    where: str | None = None
+    obj: M = None  # type: ignore[assignment]
+    created: bool = True
+    before: dict[str, Any] = field(default_factory=dict)
+    field_prefix: str = ""
+
+    def moved(self, attname: str) -> bool:
+        """Tell whether this write gives ``attname`` a new value (always true for a new row)."""
+        return self.created or self.before.get(attname) != getattr(self.obj, attname)
+
+    def changed(self) -> set[str]:
+        """Return the attribute names whose stored values this write changes (empty for a new row)."""
+        return {name for name, old in self.before.items() if getattr(self.obj, name) != old}
+
+    def fail(self, exc: PatronError) -> PatronError:
+        """Return ``exc`` located at this draft's row (and, for nested rows, under their parent field), to raise."""
+        if self.field_prefix and exc.field:
+            if exc.message.startswith(f"{exc.field}:"):
+                exc.message = f"{self.field_prefix}{exc.message}"
+            exc.field = f"{self.field_prefix}{exc.field}"
+            exc.details = [
+                {**d, "field": f"{self.field_prefix}{d['field']}"} if d.get("field") else d for d in exc.details
+            ]
+        return at_row(exc, self.where, self.row)
+
+
+def snapshot(obj: models.Model) -> dict[str, Any]:
+    """Return the stored values of a row's concrete fields, to tell later what a write changed."""
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def aware(data: dict[str, Any], model: type[models.Model]) -> dict[str, Any]:
+    """Give naive date-times in ``data`` the current time zone, as Django would on save (they compare then)."""
+    for f in model._meta.concrete_fields:
+        value = data.get(f.attname)
+        if isinstance(f, models.DateTimeField) and isinstance(value, datetime) and timezone.is_naive(value):
+            data[f.attname] = timezone.make_aware(value)
+    return data
+
+
+def foreign_keys(model: type[models.Model]) -> list[models.ForeignKey]:
+    """Return the model's foreign keys."""
+    return [f for f in model._meta.concrete_fields if isinstance(f, models.ForeignKey)]
+
+
+class Records(Generic[M]):
+    """Permission-checked, audited create/read/update/delete/upsert for one model.
+
+    Subclasses add domain rules through three hooks: :meth:`split` (nested data such as an order's lines),
+    :meth:`prepare` (derived fields, cross-row rules) and :meth:`write_related` (rows that hang off the saved ones).
+    """
+
+    #: Payload keys that are not model fields but nested data handled by the hooks.
+    nested_fields: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        search_fields: Iterable[str] = (),
+        orderings: Iterable[str] = ("id",),
+        related: Iterable[str] = (),
+        prefetch: Iterable[str] = (),
+    ):
         self.model = model
         self.search_fields = tuple(search_fields)
         self.orderings = tuple(orderings)
+        self.related = tuple(related)
+        self.prefetch = tuple(prefetch)
         self.label = str(model._meta.verbose_name).capitalize()
 
     # Reading
@@ -68,26 +164,33 @@ class Records(Generic[M]):
     def get(self, user: User, pk: Any, action: Action = "view") -> M:
         """Return one row the user may ``action``, or raise NotFound (unseen and missing look alike)."""
         try:
-            return self.query(user, "view").get(pk=pk) if action == "view" else self._get_for(user, pk, action)
+            if action == "view":
+                return self.query(user, "view").select_related(*self.related).get(pk=pk)
+            return self._get_for(user, pk, action)
         except (self.model.DoesNotExist, ValueError, TypeError, ValidationError):
             raise NotFound(f"{self.label} {pk} not found.") from None
 
     def _get_for(self, user: User, pk: Any, action: Action) -> M:
-        obj = self.query(user, "view").get(pk=pk)
+        obj = self.query(user, "view").select_related(*self.related).get(pk=pk)
         if not self.query(user, action).filter(pk=obj.pk).exists():
             raise Forbidden(f"You may see {self.label.lower()} {pk} but not {action} it.")
         return obj
 
     def search(self, qs: models.QuerySet[M], text: str | None) -> models.QuerySet[M]:
-        """Narrow ``qs`` to rows whose search fields contain ``text`` (case-insensitive)."""
-        text = (text or "").strip()
-        if not text or not self.search_fields:
+        """Narrow ``qs`` to rows where every word of ``text`` is in one of the search fields (case-insensitive).
+
+        On PostgreSQL each field has a trigram index on ``UPPER(field)``, which is what ``icontains`` compares.
+        """
+        terms = (text or "").split()[:MAX_SEARCH_TERMS]
+        if not terms or not self.search_fields:
             return qs
-        q = Q()
-        for name in self.search_fields:
-            lookup = "iexact" if name.endswith("email") and "@" in text else "icontains"
-            q |= Q(**{f"{name}__{lookup}": text})
-        return qs.filter(q)
+        every = Q()
+        for term in terms:
+            one = Q()
+            for name in self.search_fields:
+                one |= Q(**{f"{name}__icontains": term})
+            every &= one
+        return qs.filter(every)
 
     def list(
         self,
@@ -100,18 +203,21 @@ class Records(Generic[M]):
         limit: int = 50,
     ) -> Page:
         """Return one keyset page of visible rows, filtered, searched and sorted."""
-        return keyset_page(
-            self.filtered(user, filters=filters, search=search),
-            order=self.check_order(order),
-            cursor=cursor,
-            limit=limit,
-        )
+        qs = self.filtered(user, filters=filters, search=search)
+        if self.prefetch:
+            qs = qs.prefetch_related(*self.prefetch)
+        return keyset_page(qs, order=self.check_order(order), cursor=cursor, limit=limit)
 
     def filtered(
         self, user: User, *, filters: Mapping[str, Any] | Q | None = None, search: str | None = None
     ) -> models.QuerySet[M]:
-        """Return the visible rows matching ``filters`` and ``search`` (unsorted, for lists and exports)."""
+        """Return the visible rows matching ``filters`` and ``search`` (unsorted, for lists and exports).
+
+        ``filters`` is a Q, or a mapping of ORM lookups (``{"ordered_at__gte": ...}``) where None and "" are ignored.
+        """
         qs = self.query(user)
+        if self.related:
+            qs = qs.select_related(*self.related)
         if isinstance(filters, Q):
             qs = qs.filter(filters)
         elif filters:
@@ -129,94 +235,224 @@ class Records(Generic[M]):
             )
         return order
 
-    # Writing
+    def sort(self, qs: models.QuerySet[M], order: str | None) -> models.QuerySet[M]:
+        """Sort ``qs`` by a permitted ordering, ties broken by id in the same direction (as list pages are)."""
+        order = self.check_order(order)
+        prefix = "-" if order.startswith("-") else ""
+        name = order.lstrip("-")
+        return qs.order_by(order, f"{prefix}id") if name != "id" else qs.order_by(order)
 
-    def check_references(self, user: User, data: Mapping[str, Any]) -> None:
-        """Refuse references to rows the user may not see (named in the error, as a 422)."""
-        for f in self.model._meta.concrete_fields:
-            if not isinstance(f, models.ForeignKey):
-                continue
-            value = data.get(f.attname)
-            if value is None:
-                continue
+    # Writing: the steps every write shares
+
+    def split(self, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Separate a payload into model fields and nested data (the keys in ``nested_fields``)."""
+        fields = dict(data)
+        extra = {name: fields.pop(name) for name in self.nested_fields if name in fields}
+        return aware(fields, self.model), extra
+
+    def resolve_references(self, user: User, drafts: Sequence[Draft[M]]) -> None:
+        """Turn ``<fk>_external_id`` into ``<fk>_id`` and refuse references to rows the user may not see (422)."""
+        for f in foreign_keys(self.model):
             target = f.related_model
-            if not hasattr(target.objects, "restrict"):
-                if not target._default_manager.filter(pk=value).exists():
-                    raise Invalid(f"{f.attname}: no {target._meta.verbose_name} with id {value}.", field=f.attname)
+            by_external = f"{f.name}_external_id"
+            pending = [(d, d.data.pop(by_external, None)) for d in drafts]
+            pending = [(d, value) for d, value in pending if value]
+            if pending:
+                found = (
+                    dict(
+                        self._visible(user, target)
+                        .filter(external_id__in={value for _, value in pending})
+                        .values_list("external_id", "pk")
+                    )
+                    if hasattr(target, "external_id")
+                    else {}
+                )
+                for d, value in pending:
+                    if value not in found:
+                        message = f"{by_external}: no {target._meta.verbose_name} with external id {value!r}."
+                        raise d.fail(Invalid(message, field=by_external))
+                    if d.data.get(f.attname) not in (None, found[value]):
+                        message = f"{by_external}: {value!r} is not {target._meta.verbose_name} {d.data[f.attname]}."
+                        raise d.fail(Invalid(message, field=by_external))
+                    d.data[f.attname] = found[value]
+            ids = {d.data[f.attname] for d in drafts if d.data.get(f.attname) is not None}
+            if not ids:
                 continue
-            q = visibility_q(user, target, "view")
-            if q is None or not target.objects.filter(q, pk=value).exists():
-                raise Invalid(f"{f.attname}: no {target._meta.verbose_name} with id {value}.", field=f.attname)
+            seen = set(self._visible(user, target).filter(pk__in=ids).values_list("pk", flat=True))
+            for d in drafts:
+                value = d.data.get(f.attname)
+                if value is not None and value not in seen:
+                    message = f"{f.attname}: no {target._meta.verbose_name} with id {value}."
+                    raise d.fail(Invalid(message, field=f.attname))
 
-    def save(self, user: User, obj: M, *, validate: bool = True) -> M:
-        """Validate and save ``obj``, recording ``user`` in its audit history."""
-        if validate:
+    @staticmethod
+    def _visible(user: User, model: type[models.Model]) -> models.QuerySet:
+        if not hasattr(model.objects, "restrict"):
+            return model._default_manager.all()
+        q = visibility_q(user, model, "view")
+        return model._default_manager.none() if q is None else model._default_manager.filter(q)
+
+    def prepare(self, user: User, drafts: Sequence[Draft[M]]) -> None:
+        """Fill what the payload leaves to the system (hook); the default gives new owned rows an owner and team."""
+        new = [d.obj for d in drafts if d.created]
+        if new and getattr(self.model, "scope", None) == "owned":
+            team_ids = list(user.teams.values_list("id", flat=True)) if user.pk else []
+            for obj in new:
+                self._fill_owner(user, obj, team_ids)
+
+    @staticmethod
+    def _fill_owner(user: User, obj: models.Model, team_ids: list[int]) -> None:
+        if not getattr(obj, "owner_id", True):
+            obj.owner_id = user.pk  # type: ignore[attr-defined]
+        # A user in exactly one team shares what they create with it; with several, they choose.
+        if getattr(obj, "team_id", 0) is None and len(team_ids) == 1 and obj.owner_id == user.pk:  # type: ignore[attr-defined]
+            obj.team_id = team_ids[0]  # type: ignore[attr-defined]
+
+    def prepare_new(self, user: User, obj: M) -> None:
+        """Fill defaults a new row takes from its creator (owner and team of owned records)."""
+        if getattr(self.model, "scope", None) == "owned":
+            self._fill_owner(user, obj, list(user.teams.values_list("id", flat=True)))
+
+    def write_related(self, user: User, drafts: Sequence[Draft[M]]) -> set[int]:
+        """Write the rows that hang off saved ones (hook); return the ids of rows whose nested data changed."""
+        return set()
+
+    def check_writes(self, user: User, drafts: Sequence[Draft[M]], *, rows_checked: bool = False) -> None:
+        """Refuse writes the user may not make: new rows under parents they may not change, rows they may not change.
+
+        ``rows_checked`` says the existing rows were already fetched for change (a single update).
+        """
+        if not drafts:
+            return
+        q = visibility_q(user, self.model, "change")
+        if q is None:
+            first = drafts[0]
+            verb = "create" if first.created else "change"
+            raise first.fail(Forbidden(f"You may not {verb} a {self.label.lower()}."))
+        if not q:
+            return
+        if not rows_checked:
+            ids = [d.obj.pk for d in drafts if not d.created]
+            allowed = set(self.query(user, "change").filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+            for d in drafts:
+                if not d.created and d.obj.pk not in allowed:
+                    raise d.fail(Forbidden(f"You may see {self.label.lower()} {d.obj.pk} but not change it."))
+        scope = getattr(self.model, "scope", "shared")
+        if scope in ("shared", "owned"):
+            return
+        parent = scope.split("__")[0]
+        attname = f"{parent}_id"
+        moving = [d for d in drafts if d.moved(attname)]
+        ids = {getattr(d.obj, attname) for d in moving} - {None}
+        if not ids:
+            return
+        parent_model = self.model._meta.get_field(parent).related_model
+        allowed = set(parent_model.objects.restrict(user, "change").filter(pk__in=ids).values_list("pk", flat=True))
+        for d in moving:
+            value = getattr(d.obj, attname)
+            if value is not None and value not in allowed:
+                raise d.fail(Forbidden(f"You may not add records to {parent} {value}."))
+
+    def validate(self, drafts: Sequence[Draft[M]]) -> None:
+        """Validate each row's fields and model rules (references and unique keys are checked per batch)."""
+        keys = foreign_keys(self.model)
+        exclude = [f.name for f in keys]
+        for d in drafts:
+            for f in keys:
+                if getattr(d.obj, f.attname) is None and not f.null:
+                    raise d.fail(Invalid(f"{f.attname}: this field is required.", field=f.attname))
             try:
-                obj.full_clean(validate_unique=True)
+                d.obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
             except ValidationError as exc:
-                conflict = self._unique_clash(exc)
-                if conflict:
-                    raise Conflict(conflict, field=self._first_field(exc)) from None
-                raise invalid_from(exc) from None
+                raise d.fail(invalid_from(exc)) from None
+
+    def check_unique(self, drafts: Sequence[Draft[M]]) -> None:
+        """Refuse values of unique fields that another row holds or that appear twice in the batch (409)."""
+        for f in self.model._meta.concrete_fields:
+            if not f.unique or f.primary_key:
+                continue
+            wanted: dict[Any, Draft[M]] = {}
+            for d in drafts:
+                value = getattr(d.obj, f.attname)
+                if value in (None, "") or not d.moved(f.attname):
+                    continue
+                if value in wanted:
+                    message = f"{f.attname}: {value!r} is given twice ({wanted[value].where or 'earlier'})."
+                    raise d.fail(Conflict(message, field=f.attname))
+                wanted[value] = d
+            if not wanted:
+                continue
+            clashes = self.model._default_manager.filter(**{f"{f.attname}__in": list(wanted)})
+            for value, pk in clashes.values_list(f.attname, "pk"):
+                d = wanted[value]
+                if pk != d.obj.pk:
+                    message = f"{f.attname}: a {self.label.lower()} with {f.verbose_name} {value!r} already exists."
+                    raise d.fail(Conflict(message, field=f.attname))
+
+    def _check(self, user: User, drafts: Sequence[Draft[M]], *, rows_checked: bool = False) -> list[Draft[M]]:
+        """Run the domain hook and every check; return the drafts that will write something."""
+        self.prepare(user, drafts)
+        writing = [d for d in drafts if d.created or d.changed()]
+        self.check_writes(user, writing, rows_checked=rows_checked)
+        self.validate(writing)
+        self.check_unique(writing)
+        return writing
+
+    def _save_one(self, user: User, obj: M) -> None:
         obj._history_user = user  # type: ignore[attr-defined]
         try:
             with transaction.atomic():
                 obj.save()
         except IntegrityError as exc:
             raise Conflict(f"{self.label} clashes with an existing record: {exc}".strip()) from None
-        return obj
 
-    @staticmethod
-    def _unique_clash(exc: ValidationError) -> str | None:
-        if not hasattr(exc, "error_dict"):
-            return None
-        for errors in exc.error_dict.values():
-            for error in errors:
-                if error.code in {"unique", "unique_together"}:
-                    return " ".join(error.messages)
-        return None
+    # Writing: the public operations
 
-    @staticmethod
-    def _first_field(exc: ValidationError) -> str | None:
-        return next(iter(exc.error_dict), None) if hasattr(exc, "error_dict") else None
+    def check_references(self, user: User, data: Mapping[str, Any]) -> None:
+        """Refuse references to rows the user may not see (named in the error, as a 422)."""
+        self.resolve_references(user, [Draft(data=dict(data))])
 
     def check_can_write(self, user: User, obj: M) -> None:
         """Refuse to create a row the user would not be allowed to change afterwards."""
-        q = visibility_q(user, self.model, "change")
-        if q is None:
-            raise Forbidden(f"You may not create a {self.label.lower()}.")
-        if q and obj.pk is None:
-            # Evaluate the rule against the unsaved row by checking what it points to.
-            scope = getattr(self.model, "scope", "shared")
-            if scope not in ("shared", "owned"):
-                parent = scope.split("__")[0]
-                parent_id = getattr(obj, f"{parent}_id")
-                parent_model = self.model._meta.get_field(parent).related_model
-                if not parent_model.objects.restrict(user, "change").filter(pk=parent_id).exists():
-                    raise Forbidden(f"You may not add records to {parent} {parent_id}.")
+        self.check_writes(user, [Draft(data={}, obj=obj, created=obj.pk is None)], rows_checked=obj.pk is not None)
+
+    def save(self, user: User, obj: M, *, validate: bool = True) -> M:
+        """Validate and save ``obj``, recording ``user`` in its audit history."""
+        if validate:
+            draft = Draft(data={}, obj=obj, created=obj.pk is None)
+            if not draft.created:
+                draft.before = {f.attname: None for f in obj._meta.concrete_fields}
+            self.validate([draft])
+            self.check_unique([draft])
+        self._save_one(user, obj)
+        return obj
 
     def create(self, user: User, data: Mapping[str, Any]) -> M:
-        """Create a row from validated payload data."""
-        data = dict(data)
-        self.check_references(user, data)
-        obj = self.model(**data)
-        self.prepare_new(user, obj)
-        self.check_can_write(user, obj)
-        return self.save(user, obj)
-
-    def prepare_new(self, user: User, obj: M) -> None:
-        """Fill defaults a new row takes from its creator (owner and team of owned records)."""
-        if getattr(self.model, "scope", None) == "owned" and not getattr(obj, "owner_id", True):
-            obj.owner_id = user.pk  # type: ignore[attr-defined]
+        """Create a row from validated payload data (``<fk>_external_id`` may stand for ``<fk>_id``)."""
+        fields, extra = self.split(data)
+        draft: Draft[M] = Draft(data=fields, extra=extra)
+        self.resolve_references(user, [draft])
+        try:
+            draft.obj = self.model(**draft.data)
+        except (TypeError, ValueError) as exc:
+            raise Invalid(f"Not a field of a {self.label.lower()}: {exc}") from None
+        self._check(user, [draft])
+        self._save_one(user, draft.obj)
+        self.write_related(user, [draft])
+        return draft.obj
 
     def update(self, user: User, pk: Any, data: Mapping[str, Any]) -> M:
-        """Change the given fields of one row the user may change."""
+        """Change the given fields of one row the user may change; a write that changes nothing is not recorded."""
         obj = self.get(user, pk, "change")
-        data = dict(data)
-        self.check_references(user, data)
-        for name, value in data.items():
+        fields, extra = self.split(data)
+        draft: Draft[M] = Draft(data=fields, extra=extra, obj=obj, created=False, before=snapshot(obj))
+        self.resolve_references(user, [draft])
+        for name, value in draft.data.items():
             setattr(obj, name, value)
-        return self.save(user, obj)
+        if self._check(user, [draft], rows_checked=True):
+            self._save_one(user, obj)
+        self.write_related(user, [draft])
+        return obj
 
     def delete(self, user: User, pk: Any) -> None:
         """Delete one row the user may delete, or say what still refers to it."""
@@ -230,32 +466,152 @@ class Records(Generic[M]):
 
     def upsert(self, user: User, rows: Iterable[Mapping[str, Any]], *, key: str = "external_id") -> UpsertResult:
         """Create or update rows matched on ``key``; rows equal to what is stored are left alone."""
+        return self.upsert_rows(user, enumerate(rows, start=1), key=key, unit="Row")
+
+    def upsert_rows(
+        self,
+        user: User,
+        numbered_rows: Iterable[tuple[int, Mapping[str, Any]]],
+        *,
+        key: str = "external_id",
+        unit: str = "Row",
+    ) -> UpsertResult:
+        """Upsert ``(number, row)`` pairs in chunks; the first bad row raises, naming ``unit`` and its number.
+
+        Run it inside a transaction: an error leaves earlier chunks written until the transaction rolls back.
+        """
         result = UpsertResult()
-        for line, row in enumerate(rows, start=1):
-            data = dict(row)
-            key_value = data.get(key)
-            if not key_value:
-                raise Invalid(f"Row {line}: {key} is required for an upsert.", field=key)
-            try:
-                existing = self.query(user, "view").filter(**{key: key_value}).first()
-                if existing is None:
-                    if self.model._default_manager.filter(**{key: key_value}).exists():
-                        raise Conflict(f"Row {line}: {key} {key_value!r} belongs to a record you may not change.")
-                    result.ids.append(self.create(user, data).pk)
-                    result.created += 1
-                    continue
-                changed = {k: v for k, v in data.items() if getattr(existing, k) != v}
-                if changed:
-                    self.update(user, existing.pk, changed)
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
-                result.ids.append(existing.pk)
-            except (Invalid, Conflict, Forbidden) as exc:
-                exc.message = exc.message if exc.message.startswith("Row ") else f"Row {line}: {exc.message}"
-                exc.details = [{**d, "row": line} for d in exc.details] or [{"row": line, "field": exc.field or ""}]
-                raise
+        first_seen: dict[Any, str] = {}
+        rows = iter(numbered_rows)
+        while chunk := list(islice(rows, UPSERT_CHUNK)):
+            self._upsert_chunk(user, chunk, key=key, unit=unit, first_seen=first_seen, result=result)
         return result
+
+    def _upsert_chunk(
+        self,
+        user: User,
+        chunk: list[tuple[int, Mapping[str, Any]]],
+        *,
+        key: str,
+        unit: str,
+        first_seen: dict[Any, str],
+        result: UpsertResult,
+    ) -> None:
+        drafts: list[Draft[M]] = []
+        for number, row in chunk:
+            fields, extra = self.split(row)
+            draft: Draft[M] = Draft(data=fields, extra=extra, row=number, where=f"{unit} {number}")
+            value = fields.get(key)
+            if value in (None, ""):
+                raise draft.fail(Invalid(f"{key}: required for an upsert.", field=key))
+            if value in first_seen:
+                message = f"{key}: {value!r} was already given on {first_seen[value].lower()}."
+                raise draft.fail(Invalid(message, field=key))
+            first_seen[value] = draft.where or ""
+            drafts.append(draft)
+        self.resolve_references(user, drafts)
+        keys = [d.data[key] for d in drafts]
+        existing = {getattr(o, key): o for o in self.query(user, "view").filter(**{f"{key}__in": keys})}
+        missing = [k for k in keys if k not in existing]
+        hidden = (
+            set(self.model._default_manager.filter(**{f"{key}__in": missing}).values_list(key, flat=True))
+            if missing
+            else set()
+        )
+        for d in drafts:
+            value = d.data[key]
+            if value in hidden:
+                raise d.fail(Conflict(f"{key}: {value!r} belongs to a record you may not change.", field=key))
+            obj = existing.get(value)
+            if obj is None:
+                try:
+                    d.obj = self.model(**d.data)
+                except (TypeError, ValueError) as exc:
+                    raise d.fail(Invalid(f"Not a field of a {self.label.lower()}: {exc}")) from None
+                continue
+            d.obj, d.created, d.before = obj, False, snapshot(obj)
+            for name, new in d.data.items():
+                setattr(obj, name, new)
+        writing = self._check(user, drafts)
+        self._write_many(user, writing)
+        nested = self.write_related(user, drafts)
+        written = {id(d) for d in writing}
+        for d in drafts:
+            if d.created:
+                result.created += 1
+            elif id(d) in written or d.obj.pk in nested:
+                result.updated += 1
+            else:
+                result.unchanged += 1
+            result.ids.append(d.obj.pk)
+
+    def _write_many(self, user: User, drafts: Sequence[Draft[M]]) -> None:
+        new = [d.obj for d in drafts if d.created]
+        changed = [d for d in drafts if not d.created]
+        try:
+            with transaction.atomic():
+                if new:
+                    bulk_create_with_history(new, self.model, batch_size=UPSERT_CHUNK, default_user=user)
+                if changed:
+                    names = {self.model._meta.get_field(a).name for d in changed for a in d.changed()}
+                    if any(f.name == "updated_at" for f in self.model._meta.concrete_fields):
+                        now = timezone.now()
+                        for d in changed:
+                            d.obj.updated_at = now  # type: ignore[attr-defined]
+                        names.add("updated_at")
+                    objs = [d.obj for d in changed]
+                    bulk_update_with_history(objs, self.model, sorted(names), batch_size=500, default_user=user)
+        except IntegrityError as exc:
+            raise Conflict(f"{self.label}s clash with existing records: {exc}".strip()) from None
+
+
+# Exports
+
+
+_FORMULA_START = re.compile(r"^(?:[=@\t\r]|[+-][^\d\s.])")
+
+
+def csv_cell(value: Any) -> str:
+    """Return a value as CSV text; text that a spreadsheet would run as a formula is quoted with a leading '."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = str(value)
+    return f"'{text}" if isinstance(value, str) and _FORMULA_START.match(text) else text
+
+
+def _lookup(row: Any, path: str) -> Any:
+    value = row
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = value.get(part) if isinstance(value, Mapping) else getattr(value, part, None)
+    return value() if callable(value) else value
+
+
+class _Line:
+    """A file-like object that hands back what the csv writer writes."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def export_rows(
+    rows: Iterable[Any], columns: Mapping[str, str] | Sequence[str], *, chunk_size: int = 2000
+) -> Iterator[str]:
+    """Yield CSV lines: a header, then one line per row (a queryset is read in chunks, never all at once).
+
+    ``columns`` maps header names to attribute paths (``{"account": "account.name"}``), or lists paths used as both.
+    """
+    paths = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
+    writer = csv.writer(_Line())
+    yield writer.writerow(list(paths))
+    source = rows.iterator(chunk_size=chunk_size) if isinstance(rows, models.QuerySet) else rows
+    for row in source:
+        yield writer.writerow([csv_cell(_lookup(row, path)) for path in paths.values()])
 
 
 # API tokens
@@ -269,6 +625,11 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     raw = ApiToken.generate()
     token = ApiToken.objects.create(user=user, name=name[:100], prefix=raw[:8], digest=hash_token(raw))
     return token, raw
+
+
+def tokens_of(user: User) -> models.QuerySet[ApiToken]:
+    """Return the user's own tokens, active ones first, newest first."""
+    return ApiToken.objects.filter(user=user).order_by(models.F("revoked_at").desc(nulls_first=True), "-created_at")
 
 
 def revoke_token(user: User, token_id: int) -> ApiToken:

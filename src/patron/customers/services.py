@@ -1,24 +1,234 @@
-"""Business logic for accounts, contacts, products, orders and subscriptions: the only place they are written."""
+"""Business logic for accounts, contacts, products, orders and subscriptions: the only place they are written.
+
+Besides the records themselves this module holds what spans them: the account timeline, and the GDPR
+export (:func:`contact_data`) and erasure (:func:`erase_contact`) of a contact.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Sum
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
-from patron.core.models import User
-from patron.core.services import Records
+from patron.core.models import Role, User
+from patron.core.services import Draft, Records, invalid_from
 from patron.customers.models import Account, Contact, Order, OrderLine, Product, Subscription
+from patron.errors import Conflict, Forbidden, Invalid
+
+M = TypeVar("M", bound=models.Model)
+CENT = Decimal("0.01")
+
+
+def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """Return what a line costs: quantity times unit price, rounded half up to the cent."""
+    return (Decimal(quantity) * Decimal(unit_price)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class AccountPartRecords(Records[M]):
+    """Records that belong to an account (interactions, tickets, survey answers): a contact named must be its own."""
+
+    #: Foreign keys whose target must belong to the same account as the record.
+    same_account: tuple[str, ...] = ("contact",)
+
+    def prepare(self, user: User, drafts: Sequence[Draft[M]]) -> None:
+        """Refuse a contact (or ticket) of another account; 422 naming the field."""
+        super().prepare(user, drafts)
+        for name in self.same_account:
+            attname = f"{name}_id"
+            target = self.model._meta.get_field(name).related_model
+            checking = [d for d in drafts if getattr(d.obj, attname) and (d.moved(attname) or d.moved("account_id"))]
+            if not checking:
+                continue
+            ids = {getattr(d.obj, attname) for d in checking}
+            account_of = dict(target._default_manager.filter(pk__in=ids).values_list("pk", "account_id"))
+            for d in checking:
+                value = getattr(d.obj, attname)
+                if account_of.get(value) != d.obj.account_id:  # type: ignore[attr-defined]
+                    message = f"{attname}: {target._meta.verbose_name} {value} belongs to another account."
+                    raise d.fail(Invalid(message, field=attname))
+
+
+# Contacts
+
+PERSONAL_FIELDS = ("first_name", "last_name", "email", "phone", "title", "language")
+ERASURE_REASON = "GDPR erasure"
+
+
+class ContactRecords(Records[Contact]):
+    """Contacts: one email address per person, compared case-insensitively; erased contacts stay erased."""
+
+    def prepare(self, user: User, drafts: Sequence[Draft[Contact]]) -> None:
+        """Store emails trimmed and lower-cased, and keep personal data off erased contacts."""
+        super().prepare(user, drafts)
+        for d in drafts:
+            if isinstance(d.obj.email, str):
+                d.obj.email = d.obj.email.strip().lower() or None
+            if d.before.get("erased_at") and any(d.moved(name) for name in PERSONAL_FIELDS):
+                name = next(n for n in PERSONAL_FIELDS if d.moved(n))
+                message = f"{name}: contact {d.obj.pk} was erased and cannot hold personal data again."
+                raise d.fail(Conflict(message, field=name))
+
+
+# Orders and their lines
+
+
+class OrderRecords(Records[Order]):
+    """Orders, given with their lines or not; an order with lines costs the sum of its lines."""
+
+    nested_fields = ("lines",)
+
+    def prepare(self, user: User, drafts: Sequence[Draft[Order]]) -> None:
+        """Build the lines given with each order and set the order's amount to their sum."""
+        super().prepare(user, drafts)
+        with_lines = [d for d in drafts if d.extra.get("lines") is not None]
+        items: list[tuple[Draft[Order], Draft[OrderLine]]] = []
+        for d in with_lines:
+            for index, item in enumerate(d.extra["lines"]):
+                item_draft: Draft[OrderLine] = Draft(
+                    data=dict(item), row=d.row, where=d.where, field_prefix=f"lines.{index}."
+                )
+                items.append((d, item_draft))
+        order_lines.resolve_references(user, [item for _, item in items])
+        built: dict[int, list[OrderLine]] = defaultdict(list)
+        for d, item in items:
+            data = item.data
+            quantity = data.get("quantity", Decimal(1))
+            amount = data.get("amount")
+            line = OrderLine(
+                product_id=data.get("product_id"),
+                quantity=quantity,
+                unit_price=data["unit_price"],
+                amount=line_amount(quantity, data["unit_price"]) if amount is None else amount,
+            )
+            try:
+                line.full_clean(exclude=["order", "product"], validate_unique=False, validate_constraints=False)
+            except ValidationError as exc:
+                raise item.fail(invalid_from(exc)) from None
+            built[id(d)].append(line)
+        for d in with_lines:
+            lines = built[id(d)]
+            d.extra["line_objects"] = lines
+            if not lines:
+                continue
+            total = sum((line.amount for line in lines), Decimal(0))
+            given = d.data.get("amount")
+            if given is not None and given != total:
+                message = f"amount: {given} is not the sum of the order's lines ({total})."
+                raise d.fail(Invalid(message, field="amount"))
+            d.obj.amount = total
+        given_lines = {id(d) for d in with_lines}
+        self._refuse_amount_over_lines([d for d in drafts if id(d) not in given_lines])
+
+    def _refuse_amount_over_lines(self, drafts: Sequence[Draft[Order]]) -> None:
+        changing = {d.obj.pk: d for d in drafts if not d.created and d.moved("amount")}
+        if not changing:
+            return
+        for order_id in OrderLine.objects.filter(order_id__in=changing).values_list("order_id", flat=True).distinct():
+            message = "amount: this order has lines, so its amount is their sum; change the lines instead."
+            raise changing[order_id].fail(Invalid(message, field="amount"))
+
+    def write_related(self, user: User, drafts: Sequence[Draft[Order]]) -> set[int]:
+        """Save the lines given with each order, replacing an existing order's lines only when they differ."""
+        with_lines = [d for d in drafts if "line_objects" in d.extra]
+        stored: dict[int, list[OrderLine]] = defaultdict(list)
+        existing_ids = [d.obj.pk for d in with_lines if not d.created]
+        for line in OrderLine.objects.filter(order_id__in=existing_ids):
+            stored[line.order_id].append(line)
+        replaced: set[int] = set()
+        new_lines: list[OrderLine] = []
+        for d in with_lines:
+            lines = d.extra["line_objects"]
+            if not d.created:
+                old = stored.get(d.obj.pk, [])
+                if Counter(map(_line_key, old)) == Counter(map(_line_key, lines)):
+                    continue
+                for line in old:
+                    line._history_user = user  # type: ignore[attr-defined]
+                    line.delete()
+                replaced.add(d.obj.pk)
+            for line in lines:
+                line.order = d.obj
+            new_lines += lines
+        if new_lines:
+            bulk_create_with_history(new_lines, OrderLine, batch_size=1000, default_user=user)
+        return replaced
+
+
+def _line_key(line: OrderLine) -> tuple[Any, ...]:
+    return (line.product_id, Decimal(line.quantity), Decimal(line.unit_price), Decimal(line.amount))
+
+
+class OrderLineRecords(Records[OrderLine]):
+    """Order lines on their own: a line's amount defaults to quantity × unit price, and its order is re-totalled."""
+
+    def prepare(self, user: User, drafts: Sequence[Draft[OrderLine]]) -> None:
+        """Work out the amount of lines that do not give one."""
+        super().prepare(user, drafts)
+        for d in drafts:
+            priced = d.created or d.moved("quantity") or d.moved("unit_price")
+            if priced and d.data.get("amount") is None and d.obj.unit_price is not None:
+                d.obj.amount = line_amount(d.obj.quantity, d.obj.unit_price)
+
+    def write_related(self, user: User, drafts: Sequence[Draft[OrderLine]]) -> set[int]:
+        """Bring the amounts of the orders these lines are on (and were on) in line with their lines."""
+        touched = {d.obj.order_id for d in drafts if d.created or d.changed()}
+        touched |= {d.before["order_id"] for d in drafts if not d.created and d.moved("order_id")}
+        retotal_orders(user, touched)
+        return set()
+
+    def delete(self, user: User, pk: Any) -> None:
+        """Delete a line and re-total its order."""
+        order_id = self.get(user, pk, "delete").order_id
+        super().delete(user, pk)
+        retotal_orders(user, {order_id})
+
+
+def retotal_orders(user: User, order_ids: Iterable[int]) -> None:
+    """Set each order's amount to the sum of its lines (orders left without lines keep their amount)."""
+    totals = dict(
+        OrderLine.objects.filter(order_id__in=set(order_ids))
+        .values("order_id")
+        .annotate(total=Sum("amount"))
+        .values_list("order_id", "total")
+    )
+    for order in Order.objects.filter(pk__in=totals):
+        if order.amount != totals[order.pk]:
+            order.amount = totals[order.pk]
+            order._history_user = user  # type: ignore[attr-defined]
+            order.save(update_fields=["amount", "updated_at"])
+
 
 accounts = Records(Account, search_fields=("name", "external_id"), orderings=("name", "created_at", "updated_at"))
-contacts = Records(Contact, search_fields=("first_name", "last_name", "email"), orderings=("last_name", "created_at"))
-products = Records(Product, search_fields=("sku", "name", "product_group"), orderings=("sku", "name"))
-orders = Records(Order, search_fields=("external_id",), orderings=("ordered_at", "amount"))
-order_lines = Records(OrderLine)
-subscriptions = Records(Subscription, search_fields=("external_id",), orderings=("started_on",))
+contacts = ContactRecords(
+    Contact,
+    search_fields=("first_name", "last_name", "email"),
+    orderings=("last_name", "created_at", "updated_at"),
+    related=("account",),
+)
+products = Records(Product, search_fields=("sku", "name", "product_group"), orderings=("sku", "name", "created_at"))
+orders = OrderRecords(
+    Order,
+    search_fields=("external_id",),
+    orderings=("ordered_at", "amount", "created_at"),
+    related=("account",),
+    prefetch=("lines__product",),
+)
+order_lines = OrderLineRecords(OrderLine, orderings=("amount",), related=("product",))
+subscriptions = Records(
+    Subscription,
+    search_fields=("external_id",),
+    orderings=("started_on", "monthly_amount", "created_at"),
+    related=("account", "product"),
+)
 
 
 @dataclass(frozen=True)
@@ -101,3 +311,104 @@ def account_timeline(
     items = [i for i in items if before is None or i.occurred_at < before]
     items.sort(key=lambda i: i.occurred_at, reverse=True)
     return items[:limit]
+
+
+# GDPR: a contact's data, and erasing it
+
+
+def plain(value: Any) -> Any:
+    """Return a value as JSON has it: dates and times in ISO 8601, decimals as text."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def record_data(obj: models.Model) -> dict[str, Any]:
+    """Return every stored field of a record, JSON-ready."""
+    return {f.attname: plain(getattr(obj, f.attname)) for f in obj._meta.concrete_fields}
+
+
+HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def contact_data(user: User, contact_id: int) -> dict[str, Any]:
+    """Return everything held about a contact the user may see, JSON-ready (a data subject access request)."""
+    from patron.engagement import services as engagement
+    from patron.feedback import services as feedback
+
+    contact = contacts.get(user, contact_id)
+    theirs = {"contact_id": contact.pk}
+    history = contact.history.select_related("history_user").order_by("history_date", "history_id")
+    fields = [f.attname for f in Contact._meta.concrete_fields]
+    return {
+        "exported_at": timezone.now().isoformat(),
+        "contact": record_data(contact),
+        "account": {"id": contact.account_id, "name": contact.account.name},
+        "interactions": [
+            record_data(i) for i in engagement.interactions.filtered(user, filters=theirs).order_by("occurred_at", "id")
+        ],
+        "tickets": [
+            record_data(t) for t in engagement.tickets.filtered(user, filters=theirs).order_by("opened_at", "id")
+        ],
+        "survey_responses": [
+            record_data(r)
+            for r in feedback.survey_responses.filtered(user, filters=theirs).order_by("responded_at", "id")
+        ],
+        "history": [
+            {
+                "at": plain(h.history_date),
+                "type": HISTORY_TYPES.get(h.history_type, h.history_type),
+                "by": h.history_user.username if h.history_user else None,
+                "reason": h.history_change_reason or "",
+                "values": {name: plain(getattr(h, name)) for name in fields},
+            }
+            for h in history
+        ],
+    }
+
+
+def can_erase(user: User) -> bool:
+    """Tell whether the user's role lets them erase contacts (managers and admins, for contacts they may change)."""
+    return bool(user.is_admin or user.role == Role.MANAGER)
+
+
+def erased_name(contact_id: int) -> str:
+    """Return the name an erased contact keeps, so lists and history still show that someone was there."""
+    return f"Erased contact #{contact_id}"
+
+
+def erase_contact(user: User, contact_id: int) -> Contact:
+    """Anonymise a contact for good: personal data and free text about them go, also from the audit history.
+
+    The erasure itself stays in the history (who and when, reason "GDPR erasure"); erasing twice changes nothing.
+    """
+    from patron.engagement import services as engagement
+    from patron.feedback import services as feedback
+
+    contact = contacts.get(user, contact_id, "change")
+    if not can_erase(user):
+        raise Forbidden("Only managers and admins may erase a contact.")
+    if contact.erased_at:
+        return contact
+    anonymous = {
+        "first_name": "",
+        "last_name": erased_name(contact.pk),
+        "email": None,
+        "phone": "",
+        "title": "",
+        "language": "",
+    }
+    for name, value in anonymous.items():
+        setattr(contact, name, value)
+    contact.email_opt_out = True
+    contact.do_not_contact = True
+    contact.erased_at = timezone.now()
+    contact._change_reason = ERASURE_REASON  # type: ignore[attr-defined]
+    contacts.save(user, contact, validate=False)
+    erasure = contact.history.latest()
+    contact.history.exclude(history_id=erasure.history_id).update(**anonymous)
+    engagement.forget_contact_text(contact.pk)
+    feedback.forget_contact_comments(contact.pk)
+    return contact

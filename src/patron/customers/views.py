@@ -1,16 +1,315 @@
-"""Pages for accounts and contacts."""
+"""Pages for accounts and contacts: the accounts list, the account 360 page with its timeline, and contacts."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
 
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from patron.core.models import Team
 from patron.customers import services
+from patron.customers.models import Account, LifecycleStage
+from patron.engagement.models import Channel, TicketStatus
+from patron.errors import Invalid
+
+PAGE_SIZE = 50
+TIMELINE_PAGE = 50
+ACCOUNT_ORDERS = [
+    ("name", gettext_lazy("Name, A to Z")),
+    ("-name", gettext_lazy("Name, Z to A")),
+    ("-updated_at", gettext_lazy("Recently updated first")),
+    ("updated_at", gettext_lazy("Least recently updated first")),
+]
+TIMELINE_KIND_LABELS = [
+    ("", gettext_lazy("Everything")),
+    ("interaction", gettext_lazy("Interactions")),
+    ("ticket", gettext_lazy("Tickets")),
+    ("order", gettext_lazy("Orders")),
+    ("survey", gettext_lazy("Surveys")),
+]
+OPEN_TICKET_STATUSES = [TicketStatus.OPEN, TicketStatus.PENDING]
+
+
+def _people() -> list[Any]:
+    # Reference data for filter menus; user and team lists are small next to accounts.
+    return list(get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username"))
+
+
+class AccountFilterForm(forms.Form):
+    """What the accounts list can be narrowed by; the names match the API's filters and the CSV export."""
+
+    q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=200)
+    owner_id = forms.TypedChoiceField(label=gettext_lazy("Owner"), required=False, coerce=int, empty_value=None)
+    team_id = forms.TypedChoiceField(label=gettext_lazy("Team"), required=False, coerce=int, empty_value=None)
+    industry = forms.CharField(label=gettext_lazy("Industry"), required=False, max_length=80)
+    country = forms.CharField(label=gettext_lazy("Country"), required=False, max_length=2)
+    lifecycle_stage = forms.ChoiceField(
+        label=gettext_lazy("Lifecycle stage"), required=False, choices=[("", ""), *LifecycleStage.choices]
+    )
+    order = forms.ChoiceField(label=gettext_lazy("Sort by"), required=False, choices=ACCOUNT_ORDERS)
+
+    def __init__(self, data: Any, *, people: list[Any], teams: list[Team]):
+        super().__init__(data)
+        self.fields["owner_id"].choices = [("", ""), *((u.pk, str(u)) for u in people)]
+        self.fields["team_id"].choices = [("", ""), *((t.pk, t.name) for t in teams)]
+
+    def values(self) -> dict[str, Any]:
+        """Return the valid, non-empty filters (an invalid value is dropped and shown as an error)."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {k: v for k, v in cleaned.items() if v not in (None, "")}
 
 
 @login_required
 def account_list(request: HttpRequest) -> HttpResponse:
-    """List the accounts the user may see."""
-    page = services.accounts.list(request.user, search=request.GET.get("q"), limit=50)
-    return render(request, "customers/account_list.html", {"page": page})
+    """List the accounts the user may see: search, filters, sorting and a keyset "next page"."""
+    people = _people()
+    teams = list(Team.objects.order_by("name"))
+    form = AccountFilterForm(request.GET, people=people, teams=teams)
+    chosen = form.values()
+    order = chosen.pop("order", "name")
+    search = chosen.pop("q", None)
+    if "country" in chosen:
+        chosen["country"] = chosen["country"].upper()
+    visible = services.accounts.filtered(request.user)
+    page = services.accounts.list(
+        request.user, filters=chosen, search=search, order=order, cursor=request.GET.get("cursor"), limit=PAGE_SIZE
+    )
+    by_id = {u.pk: u for u in people}
+    team_by_id = {t.pk: t for t in teams}
+    rows = [(a, by_id.get(a.owner_id), team_by_id.get(a.team_id)) for a in page.items]
+    query = {**chosen, **({"q": search} if search else {}), "order": order}
+    context = {
+        "form": form,
+        "rows": rows,
+        "page": page,
+        "people": people,
+        "teams": teams,
+        "industries": _distinct(visible, "industry"),
+        "countries": _distinct(visible, "country"),
+        "stages": LifecycleStage.choices,
+        "orders": ACCOUNT_ORDERS,
+        "filtered": bool(chosen or search),
+        "is_first_page": not request.GET.get("cursor"),
+        "next_url": f"?{urlencode({**query, 'cursor': page.next_cursor})}" if page.next_cursor else "",
+        "first_url": f"?{urlencode(query)}",
+        "export_url": f"{reverse('api:account-export')}?{urlencode(query)}",
+    }
+    return render(request, "customers/account_list.html", context)
+
+
+def _distinct(qs: Any, field: str) -> list[str]:
+    # An indexed column, read through the index; the list feeds a filter menu.
+    return [v for v in qs.order_by(field).values_list(field, flat=True).distinct() if v]
+
+
+# The account 360 page
+
+
+def account_facts(user: Any, account: Account) -> dict[str, Any]:
+    """Return the key figures of an account: revenue over the last 12 months, open tickets and the latest NPS."""
+    from patron.engagement.views import tickets
+    from patron.feedback.views import survey_responses
+
+    since = timezone.localdate() - timedelta(days=365)
+    revenue = list(
+        services.orders.filtered(user, filters={"account_id": account.pk, "ordered_at__gte": since})
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .order_by("-total")
+    )
+    mrr = list(
+        services.subscriptions.filtered(user, filters={"account_id": account.pk, "status__in": ["active", "past_due"]})
+        .values("currency")
+        .annotate(total=Sum("monthly_amount"))
+        .order_by("-total")
+    )
+    open_tickets = tickets.filtered(user, filters={"account_id": account.pk, "status__in": OPEN_TICKET_STATUSES})
+    latest_nps = (
+        survey_responses.filtered(user, filters={"account_id": account.pk, "nps__isnull": False})
+        .order_by("-responded_at", "-id")
+        .first()
+    )
+    return {
+        "revenue": revenue,
+        "mrr": mrr,
+        "open_tickets": open_tickets.count(),
+        "critical_tickets": open_tickets.filter(severity="critical").count(),
+        "latest_nps": latest_nps,
+    }
+
+
+class TimelineFilter:
+    """The timeline's filters read from a request: one kind or all, one channel or all, and where to continue."""
+
+    def __init__(self, params: Any):
+        kind = params.get("kind", "")
+        self.kind = kind if kind in services.TIMELINE_KINDS else ""
+        channel = params.get("channel", "")
+        self.channel = channel if channel in Channel.values else ""
+        raw_before = params.get("before", "")
+        self.before = None
+        if raw_before:
+            self.before = parse_datetime(raw_before)
+            if self.before is None:
+                raise Invalid(_("The timeline position “%(value)s” is not a date and time.") % {"value": raw_before})
+            if timezone.is_naive(self.before):
+                self.before = timezone.make_aware(self.before)
+
+    def query(self, **extra: Any) -> str:
+        """Return the filters as a query string, with ``extra`` parameters added."""
+        values = {"kind": self.kind, "channel": self.channel, **extra}
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+def timeline_context(user: Any, account: Account, params: Any) -> dict[str, Any]:
+    """Return what the timeline templates need: the newest items matching the filters, and the link to older ones."""
+    chosen = TimelineFilter(params)
+    items = services.account_timeline(
+        user,
+        account.pk,
+        kinds=[chosen.kind] if chosen.kind else None,
+        channels=[chosen.channel] if chosen.channel else None,
+        before=chosen.before,
+        limit=TIMELINE_PAGE,
+    )
+    older = ""
+    if len(items) == TIMELINE_PAGE:
+        older = chosen.query(before=items[-1].occurred_at.isoformat())
+    return {
+        "account": account,
+        "items": items,
+        "timeline": chosen,
+        "older_query": older,
+        "kinds": TIMELINE_KIND_LABELS,
+        "channels": Channel.choices,
+    }
+
+
+@login_required
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show everything about one account: key facts, contacts, the merged timeline, deals and subscriptions."""
+    from patron.engagement.views import InteractionForm, contact_choices
+    from patron.pipeline.views import deals
+
+    user = request.user
+    account = services.accounts.get(user, pk)
+    contact_list = list(
+        services.contacts.filtered(user, filters={"account_id": account.pk}).order_by("last_name", "first_name", "id")[
+            :100
+        ]
+    )
+    context = {
+        "account": account,
+        "facts": account_facts(user, account),
+        "contacts": contact_list,
+        "deals": list(
+            deals.filtered(user, filters={"account_id": account.pk})
+            .select_related("owner")
+            .order_by("closed_on", "expected_close", "-id")[:50]
+        ),
+        "subscriptions": list(
+            services.subscriptions.filtered(user, filters={"account_id": account.pk})
+            .select_related("product")
+            .order_by("status", "renews_on", "id")[:50]
+        ),
+        "interaction_form": InteractionForm(contacts=contact_choices(contact_list)),
+        **timeline_context(user, account, request.GET),
+    }
+    return render(request, "customers/account_detail.html", context)
+
+
+@login_required
+def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the timeline of an account for htmx: the whole list for new filters, or the next items for "older"."""
+    account = services.accounts.get(request.user, pk)
+    context = timeline_context(request.user, account, request.GET)
+    if not request.htmx:
+        return redirect(f"{reverse('customers:account_detail', args=[account.pk])}?{context['timeline'].query()}")
+    template = "customers/_timeline_items.html" if context["timeline"].before else "customers/_timeline.html"
+    return render(request, template, context)
+
+
+# Contacts
+
+
+@login_required
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show a contact: details, consent, and their interactions, tickets and survey answers."""
+    from patron.engagement.views import interactions, tickets
+    from patron.feedback.views import survey_responses
+
+    user = request.user
+    contact = services.contacts.get(user, pk)
+    mine = {"contact_id": contact.pk}
+    context = {
+        "contact": contact,
+        "account": contact.account,
+        "interactions": list(
+            interactions.filtered(user, filters=mine).select_related("logged_by").order_by("-occurred_at", "-id")[:50]
+        ),
+        "tickets": list(tickets.filtered(user, filters=mine).order_by("-opened_at", "-id")[:50]),
+        "surveys": list(survey_responses.filtered(user, filters=mine).order_by("-responded_at", "-id")[:50]),
+        "can_erase": services.can_erase(user),
+    }
+    return render(request, "customers/contact_detail.html", context)
+
+
+@login_required
+def contact_data(request: HttpRequest, pk: int) -> HttpResponse:
+    """Download everything Patron holds about a contact as a JSON file (a data subject access request)."""
+    data = services.contact_data(request.user, pk)
+    body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="contact-{pk}.json"'
+    return response
+
+
+class EraseForm(forms.Form):
+    """The confirmation asked for before a contact is erased."""
+
+    confirm = forms.BooleanField(
+        required=True,
+        error_messages={"required": gettext_lazy("Tick the box to confirm that you want to erase this contact.")},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contact_erase(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for confirmation, then erase a contact's personal data through the service."""
+    contact = services.contacts.get(request.user, pk)
+    form = EraseForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        account_id = contact.account_id
+        with transaction.atomic():
+            services.erase_contact(request.user, contact.pk)
+        messages.success(request, _("The contact’s personal data was erased."))
+        if services.contacts.filtered(request.user, filters={"pk": contact.pk}).exists():
+            return redirect("customers:contact_detail", pk=contact.pk)
+        return redirect("customers:account_detail", pk=account_id)
+    status = 422 if request.method == "POST" else 200
+    context = {
+        "contact": contact,
+        "account": contact.account,
+        "form": form,
+        "can_erase": services.can_erase(request.user),
+    }
+    return render(request, "customers/contact_erase.html", context, status=status)

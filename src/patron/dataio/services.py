@@ -1,1 +1,1088 @@
-"""Services of this app."""
+"""Importing files of records (CSV or XLSX) into any kind Patron keeps: the only place imports write.
+
+One pipeline serves every kind. The file streams in chunks of rows; each chunk is converted cell by cell
+(types, lengths, choices and ranges come from the model's fields), checked for keys repeated within the file,
+its references resolved with one query per reference column, its rows matched to stored records by key with
+one query, and then written with ``bulk_create_with_history`` / ``bulk_update_with_history`` so every change
+has its audit record. Everything runs inside one savepoint: the first error stops the writing, reading goes on
+to collect up to :data:`MAX_ERRORS` row errors, and then nothing is kept but the :class:`ImportRun` saying why.
+A row equal to what is stored is left alone, so importing the same file twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import islice
+from typing import IO, Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from patron.core.models import Role, Team, User
+from patron.core.pagination import Page, keyset_page
+from patron.core.permissions import visibility_q
+from patron.core.services import Records
+from patron.dataio import cells
+from patron.dataio.cells import CellError, as_text, normal
+from patron.dataio.kinds import Kind, Ref, get_kind
+from patron.dataio.models import ImportRun, ImportStatus
+from patron.dataio.presets import Preset, get_preset
+from patron.dataio.readers import Table, open_table
+from patron.errors import Conflict, Forbidden, Invalid, NotFound, PatronError
+from patron.pipeline.models import Deal, DealStageChange
+
+CHUNK_ROWS = 5000
+BATCH_SIZE = 1000
+UPDATE_BATCH_SIZE = 500
+MAX_ERRORS = 100
+MAX_WARNINGS = 100
+
+Progress = Callable[[int, int, int | None], None]
+
+
+# Settings of one import, read before any row
+
+
+def parse_mapping(pairs: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """Return ``{column: field}`` from "column=field" strings (an empty field means: ignore that column)."""
+    if not pairs:
+        return {}
+    if isinstance(pairs, Mapping):
+        return {str(k).strip(): str(v).strip() for k, v in pairs.items()}
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        for line in str(pair).splitlines():
+            if not line.strip():
+                continue
+            column, sep, target = line.rpartition("=")
+            if not sep or not column.strip():
+                raise Invalid(
+                    _("“%(pair)s” is not a column mapping; write it as column=field.") % {"pair": line.strip()},
+                    field="map",
+                )
+            mapping[column.strip()] = target.strip()
+    return mapping
+
+
+def check_date_order(date_order: str | None) -> str | None:
+    """Return a valid date order ("dmy" or "mdy") or None, or raise Invalid."""
+    order = (date_order or "").strip().lower() or None
+    if order not in (None, *cells.DATE_ORDERS):
+        raise Invalid(
+            _("The date order must be dmy or mdy, not “%(order)s”.") % {"order": date_order}, field="date_order"
+        )
+    return order
+
+
+def import_user(username: str | None = None) -> User:
+    """Return the user a command-line import runs as: the one named, or else the first admin."""
+    if username:
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise NotFound(_("There is no active user “%(name)s”.") % {"name": username})
+        return user
+    admin = (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(role=Role.ADMIN))
+        .order_by("pk")
+        .first()
+    )
+    if admin is None:
+        raise NotFound(_("There is no admin to import as; create one with `patron createsuperuser` or pass --user."))
+    return admin
+
+
+def check_may_import(user: User, kind: Kind) -> None:
+    """Refuse an import of a kind the user may not change at all (shared records for members)."""
+    if visibility_q(user, kind.model, "change") is None:
+        raise Forbidden(
+            _("You may not import %(kind)s: only managers and admins change them.") % {"kind": kind.label}
+        )
+
+
+# Row errors
+
+
+@dataclass
+class Problems:
+    """Row errors and warnings met so far, with how many there were beyond those kept."""
+
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    warning_count: int = 0
+
+    @property
+    def full(self) -> bool:
+        """Tell whether enough errors were collected to stop reading."""
+        return len(self.errors) >= MAX_ERRORS
+
+    def error(self, row: int, column: str, name: str, message: str) -> None:
+        """Note a row error (row 1 is the header row, so the first data row is usually row 2)."""
+        if not self.full:
+            self.errors.append({"row": row, "column": column, "field": name, "message": message})
+
+    def warning(self, row: int, column: str, name: str, message: str) -> None:
+        """Note something imported differently from the file, which did not stop the import."""
+        self.warning_count += 1
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append({"row": row, "column": column, "field": name, "message": message})
+
+    def as_error(self) -> Invalid:
+        """Return the 422 error that reports every row error collected."""
+        first = self.errors[0]
+        where = (
+            _("Row %(row)s, column “%(column)s”") % first if first.get("column") else _("Row %(row)s") % first
+        )
+        count = len(self.errors)
+        lead = (
+            _("Nothing was imported: the file has at least %(count)s errors (reading stopped there).")
+            if count >= MAX_ERRORS
+            else _("Nothing was imported: the file has %(count)s error(s).")
+        ) % {"count": count}
+        return Invalid(f"{lead} {where}: {first['message']}", field=first.get("column") or None, details=self.errors)
+
+
+class SeenKeys:
+    """The key values met so far in a file, kept as 64-bit hashes beside their row numbers.
+
+    A million keys take 16 MB of arrays instead of a set of a million strings, so memory stays flat while the
+    file streams. Two different keys sharing a 64-bit hash would be reported as a repeat; for a million keys
+    the odds of that are about one in thirty million.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, values: Sequence[str], rows: Sequence[int]) -> list[int | None]:
+        """Remember ``values`` (met on ``rows``); return for each the row it was met on before, or None."""
+        if not values:
+            return []
+        hashes = np.fromiter((hash(v) for v in values), dtype=np.int64, count=len(values))
+        earlier: list[int | None] = [None] * len(values)
+        first: dict[int, int] = {}
+        for i, h in enumerate(hashes.tolist()):
+            if h in first:
+                earlier[i] = rows[first[h]]
+            else:
+                first[h] = i
+        for run_hashes, run_rows in self.runs:
+            at = np.minimum(np.searchsorted(run_hashes, hashes), len(run_hashes) - 1)
+            for i in np.flatnonzero(run_hashes[at] == hashes).tolist():
+                if earlier[i] is None:
+                    earlier[i] = int(run_rows[at[i]])
+        keep = [i for i, e in enumerate(earlier) if e is None]
+        new_hashes, new_rows = hashes[keep], np.asarray(rows, dtype=np.int64)[keep]
+        order = np.argsort(new_hashes, kind="stable")
+        self.runs.append((new_hashes[order], new_rows[order]))
+        # Merge runs of similar size (as a log-structured merge does) so lookups stay few and merging cheap.
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (h2, r2), (h1, r1) = self.runs.pop(), self.runs.pop()
+            merged_h, merged_r = np.concatenate([h1, h2]), np.concatenate([r1, r2])
+            order = np.argsort(merged_h, kind="stable")
+            self.runs.append((merged_h[order], merged_r[order]))
+        return earlier
+
+
+# Columns
+
+
+SKIP = object()  # an empty cell leaves the field as it is (or at its default on a new record)
+REQUIRED = object()  # an empty cell is an error
+
+
+@dataclass
+class Column:
+    """One column of the file bound to the field it fills, with the function that reads its cells."""
+
+    index: int
+    header: str
+    name: str
+    attname: str
+    parse: Callable[[Any], Any]
+    blank: Any
+    ref: Ref | None = None
+
+
+def _choices(model_field: models.Field, extra: dict[str, str]) -> cells.Choices:
+    """Return a choice reader that knows the stored values and labels in English and in the user's language."""
+    with translation.override("en"):
+        english = [(value, str(label)) for value, label in model_field.choices]  # type: ignore[union-attr]
+    reader = cells.Choices(english, extra)
+    for value, label in model_field.choices:  # type: ignore[union-attr]
+        reader.lookup.setdefault(normal(str(label)), str(value))
+    return reader
+
+
+def _size_band(choices: cells.Choices) -> Callable[[Any], str]:
+    """Read a size band, or a number of employees turned into its band (HubSpot and Salesforce give numbers)."""
+    bands = ((9, "1-9"), (49, "10-49"), (249, "50-249"), (999, "250-999"))
+
+    def parse(value: Any) -> str:
+        try:
+            return choices(value)
+        except CellError:
+            try:
+                employees = cells.parse_int(value)
+            except CellError:
+                raise CellError(
+                    _("“%(value)s” is not a size band (%(bands)s) or a number of employees.")
+                    % {"value": as_text(value), "bands": ", ".join(choices.values)}
+                ) from None
+            return next((band for top, band in bands if employees <= top), "1000+")
+
+    return parse
+
+
+def _text(max_length: int | None) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = as_text(value)
+        if max_length is not None and len(text) > max_length:
+            raise CellError(
+                _("The text is %(length)s characters long; at most %(max)s fit.")
+                % {"length": len(text), "max": max_length}
+            )
+        return text
+
+    return parse
+
+
+def _email(max_length: int) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = as_text(value)
+        if len(text) > max_length:
+            raise CellError(_("The e-mail address is longer than %(max)s characters.") % {"max": max_length})
+        try:
+            validate_email(text)
+        except ValidationError:
+            raise CellError(_("“%(value)s” is not a valid e-mail address.") % {"value": text}) from None
+        return text
+
+    return parse
+
+
+def _validated(parse: Callable[[Any], Any], validators: list[Callable[[Any], None]]) -> Callable[[Any], Any]:
+    """Run the model field's own validators (ranges such as NPS 0 to 10) after reading the cell."""
+    if not validators:
+        return parse
+
+    def checked(value: Any) -> Any:
+        result = parse(value)
+        for validator in validators:
+            try:
+                validator(result)
+            except ValidationError as exc:
+                raise CellError(" ".join(exc.messages)) from None
+        return result
+
+    return checked
+
+
+def _with_words(parse: Callable[[Any], Any], words: dict[str, str]) -> Callable[[Any], Any]:
+    """Translate a preset's words (another CRM's stage names) before reading the cell."""
+    if not words:
+        return parse
+
+    def translated(value: Any) -> Any:
+        word = words.get(normal(as_text(value)))
+        return parse(value if word is None else word)
+
+    return translated
+
+
+def cell_parser(kind: Kind, name: str, date_order: str | None, preset: Preset | None) -> Callable[[Any], Any]:
+    """Return the function that reads a cell for one field, from the field's definition on the model."""
+    model_field = kind.model_field(name)
+    words = preset.words_for(kind.name, name) if preset else {}
+    if name in kind.refs:
+        ref_parse: Callable[[Any], Any] = as_text
+        if preset and name in preset.first_of_list:
+
+            def ref_parse(value: Any) -> str:
+                return as_text(value).replace(",", ";").split(";", 1)[0].strip()
+
+        return _with_words(ref_parse, words)
+    validators: list[Callable[[Any], None]] = []
+    parse: Callable[[Any], Any]
+    if name == "country":
+        parse = cells.parse_country
+    elif name == "currency":
+        parse = cells.parse_currency
+    elif model_field.choices:
+        choices = _choices(model_field, kind.choice_words.get(name, {}))
+        parse = _size_band(choices) if name == "size_band" else choices
+    elif isinstance(model_field, models.EmailField):
+        parse = _email(model_field.max_length or 254)
+    elif isinstance(model_field, models.CharField | models.TextField):
+        parse = _text(model_field.max_length)
+    elif isinstance(model_field, models.DecimalField):
+        digits, places = model_field.max_digits or 20, model_field.decimal_places or 0
+
+        def parse(value: Any) -> Decimal:
+            return cells.parse_amount(value, digits=digits, places=places)
+
+        validators = list(model_field.validators[1:] if model_field.validators else [])
+        validators = [v for v in model_field.validators if v.__class__.__name__ != "DecimalValidator"]
+    elif isinstance(model_field, models.IntegerField):
+        parse = cells.parse_int
+        validators = list(model_field.validators)
+    elif isinstance(model_field, models.BooleanField):
+        parse = cells.parse_bool
+    elif isinstance(model_field, models.DateTimeField):
+
+        def parse(value: Any) -> dt.datetime:
+            return cells.parse_datetime(value, date_order)
+
+    elif isinstance(model_field, models.DateField):
+
+        def parse(value: Any) -> dt.date:
+            return cells.parse_date(value, date_order)
+
+    else:  # pragma: no cover - every importable field is one of the above
+        raise TypeError(f"{kind.model.__name__}.{name} has a type imports cannot read")
+    return _with_words(_validated(parse, validators), words)
+
+
+def blank_rule(kind: Kind, name: str) -> Any:
+    """Return what an empty cell means for a field: SKIP, REQUIRED, or the empty value to store ("" or None)."""
+    model_field = kind.model_field(name)
+    if name in kind.keys and len(kind.keys) == 1:
+        return REQUIRED
+    if name in kind.keys or model_field.blank:
+        return None if model_field.null else ""
+    if model_field.has_default() or name == kind.parent:
+        return SKIP if name != kind.parent else REQUIRED
+    return REQUIRED
+
+
+def _field_names(kind: Kind) -> dict[str, str]:
+    """Return every name a column may carry for each field, folded: the field, its label, aliases, ref forms."""
+    names: dict[str, str] = {}
+    for name in kind.fields:
+        model_field = kind.model_field(name)
+        names.setdefault(normal(name), name)
+        with translation.override("en"):
+            names.setdefault(normal(str(model_field.verbose_name)), name)
+        names.setdefault(normal(str(model_field.verbose_name)), name)
+        ref = kind.refs.get(name)
+        if ref is not None:
+            forms = ["email", "username"] if ref.is_user else ["name"] if ref.is_team else [ref.lookup]
+            if ref.by_email:
+                forms.append("email")
+            for form in forms:
+                names.setdefault(normal(f"{name}_{form}"), name)
+    for alias, name in kind.aliases.items():
+        names.setdefault(normal(alias), name)
+    return names
+
+
+@dataclass
+class Plan:
+    """Which column fills which field, and which columns the import leaves aside."""
+
+    columns: list[Column]
+    ignored: list[str]
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        """Return ``{column: field}`` for the run record, with ignored columns mapped to ""."""
+        return {**{c.header: c.name for c in self.columns}, **dict.fromkeys(self.ignored, "")}
+
+
+def plan_columns(
+    kind: Kind,
+    header: Sequence[str],
+    *,
+    preset: Preset | None = None,
+    mapping: Mapping[str, str] | None = None,
+    date_order: str | None = None,
+    header_row: int = 1,
+) -> Plan:
+    """Match the file's columns to fields (explicit mapping, then preset, then names) and check none is missing."""
+    by_name: dict[str, int] = {}
+    for index, title in enumerate(header):
+        if title:
+            by_name.setdefault(title, index)
+            by_name.setdefault(normal(title), index)
+    names = _field_names(kind)
+    chosen: dict[str, int] = {}
+    used: set[int] = set()
+    refused: set[int] = set()
+
+    def find(column: str) -> int | None:
+        index = by_name.get(column.strip())
+        return by_name.get(normal(column)) if index is None else index
+
+    for column, target in (mapping or {}).items():
+        index = find(column)
+        if index is None:
+            raise Invalid(
+                _("The mapping names the column “%(column)s”, which the file does not have. Its columns: %(columns)s.")
+                % {"column": column, "columns": ", ".join(h for h in header if h)},
+                field="map",
+                details=[{"row": header_row, "column": column, "field": target, "message": "no such column"}],
+            )
+        if not target or target == "-":
+            refused.add(index)
+            continue
+        name = names.get(normal(target))
+        if name is None:
+            raise Invalid(
+                _("“%(field)s” is not a field of %(kind)s; choose one of %(fields)s.")
+                % {"field": target, "kind": kind.label, "fields": ", ".join(kind.fields)},
+                field="map",
+                details=[{"row": header_row, "column": column, "field": target, "message": "no such field"}],
+            )
+        if name in chosen and chosen[name] != index:
+            raise Invalid(
+                _("Two columns are mapped to %(field)s; map only one.") % {"field": name},
+                field="map",
+                details=[{"row": header_row, "column": column, "field": name, "message": "mapped twice"}],
+            )
+        chosen[name] = index
+        used.add(index)
+    preset_columns = preset.columns_for(kind.name) if preset else []
+    for column, name in preset_columns:
+        index = find(column)
+        if index is not None and name not in chosen and index not in used and index not in refused:
+            chosen[name] = index
+            used.add(index)
+    for index, title in enumerate(header):
+        if not title or index in used or index in refused:
+            continue
+        name = names.get(normal(title))
+        if name is not None and name not in chosen:
+            chosen[name] = index
+            used.add(index)
+    _check_required(kind, chosen, preset_columns, header_row)
+    columns = [
+        Column(
+            index=index,
+            header=header[index],
+            name=name,
+            attname=kind.model_field(name).attname,
+            parse=cell_parser(kind, name, date_order, preset),
+            blank=blank_rule(kind, name),
+            ref=kind.refs.get(name),
+        )
+        for name, index in sorted(chosen.items(), key=lambda item: item[1])
+    ]
+    ignored = [h for i, h in enumerate(header) if h and i not in used]
+    return Plan(columns, ignored)
+
+
+def _check_required(kind: Kind, chosen: Mapping[str, int], preset_columns: list[tuple[str, str]], row: int) -> None:
+    """Raise Invalid naming every required column the file lacks, before any row is read."""
+    expected = {}
+    for column, name in preset_columns:
+        expected.setdefault(name, column)
+    missing = []
+    if not any(key in chosen for key in kind.keys):
+        missing.append(" / ".join(expected.get(k, k) for k in kind.keys))
+    for name in kind.fields:
+        if name in chosen or name in kind.keys:
+            continue
+        if blank_rule(kind, name) is REQUIRED:
+            missing.append(expected.get(name, name))
+    if missing:
+        message = _("The file lacks required column(s): %(columns)s.") % {"columns": ", ".join(missing)}
+        raise Invalid(
+            message,
+            field=missing[0],
+            details=[
+                {"row": row, "column": m, "field": m, "message": _("This column is required.")} for m in missing
+            ],
+        )
+
+
+# Looking up what rows point at
+
+
+class People:
+    """Active users by e-mail, username and full name, for owner and "logged by" columns."""
+
+    def __init__(self) -> None:
+        self.by_word: dict[str, int] = {}
+        names: dict[str, list[int]] = {}
+        for pk, username, email, first, last in User.objects.filter(is_active=True).values_list(
+            "pk", "username", "email", "first_name", "last_name"
+        ):
+            self.by_word.setdefault(username.lower(), pk)
+            if email:
+                self.by_word.setdefault(email.lower(), pk)
+            full = f"{first} {last}".strip().lower()
+            if full:
+                names.setdefault(full, []).append(pk)
+        for full, pks in names.items():
+            if len(pks) == 1:
+                self.by_word.setdefault(full, pks[0])
+
+    def find(self, text: str) -> int | None:
+        """Return the user a cell names, or None."""
+        return self.by_word.get(text.strip().lower())
+
+
+class ContactEmails:
+    """Finds contacts by e-mail regardless of case, through the unique index on e-mail.
+
+    Lookups use the lower-cased address; the few contacts stored with capitals are read once up front, so
+    no query has to lower-case a million rows.
+    """
+
+    def __init__(self, model: type[models.Model]):
+        self.model = model
+        self._mixed: dict[str, list[int]] | None = None
+
+    @property
+    def mixed(self) -> dict[str, list[int]]:
+        """Return ``{lower-cased e-mail: [contact ids]}`` for contacts whose e-mail has capitals."""
+        if self._mixed is None:
+            self._mixed = {}
+            rows = (
+                self.model._default_manager.exclude(email__isnull=True)
+                .exclude(email=Lower("email"))
+                .values_list("email", "pk")
+            )
+            for email, pk in rows:
+                self._mixed.setdefault(email.lower(), []).append(pk)
+        return self._mixed
+
+    def q(self, emails: Iterable[str]) -> Q:
+        """Return a filter for the contacts whose e-mail is one of ``emails`` (lower-cased), in any case."""
+        lowered = list(emails)
+        extra = [pk for email in lowered for pk in self.mixed.get(email, ())]
+        return Q(email__in=lowered) | Q(pk__in=extra) if extra else Q(email__in=lowered)
+
+
+@dataclass
+class Row:
+    """A converted row: its number, its field values, and its reference cells until they are resolved."""
+
+    number: int
+    values: dict[str, Any]
+    refs: dict[str, str]
+    failed: bool = False
+
+
+class Importer:
+    """Runs one import: reads the table chunk by chunk, validates, matches and writes."""
+
+    def __init__(
+        self,
+        user: User,
+        kind: Kind,
+        table: Table,
+        plan: Plan,
+        *,
+        run: ImportRun,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ):
+        self.user = user
+        self.kind = kind
+        self.model = kind.model
+        self.table = table
+        self.plan = plan
+        self.run = run
+        self.dry_run = dry_run
+        self.progress = progress
+        self.problems = Problems()
+        self.records = Records(kind.model)
+        self.seen = {key: SeenKeys() for key in kind.keys}
+        self.columns_by_name = {c.name: c for c in plan.columns}
+        self.ref_columns = [c for c in plan.columns if c.ref is not None]
+        self.value_columns = [c for c in plan.columns if c.ref is None]
+        self.people: People | None = None
+        self.teams: dict[str, int] | None = None
+        self.emails = ContactEmails(kind.model) if "email" in kind.casefold_keys else None
+        self.contact_emails: ContactEmails | None = None
+        self.changeable_all = visibility_q(user, kind.model, "change") == Q()
+        self.reason = _("Import %(run)s: %(file)s") % {"run": run.pk, "file": run.file_name or "-"}
+        self.rows = self.created = self.updated = self.unchanged = 0
+        self.now = timezone.now()
+
+    # Driving
+
+    def execute(self) -> None:
+        """Import every row, or raise Invalid with the row errors (the caller's savepoint then undoes the writes)."""
+        for chunk in self._chunks():
+            self._chunk(chunk)
+            if self.progress:
+                self.progress(self.rows, self.table.position, self.table.total)
+            if self.problems.full:
+                break
+        if self.problems.errors:
+            raise self.problems.as_error()
+
+    def _chunks(self) -> Iterator[list[tuple[int, Sequence[Any]]]]:
+        rows = self.table.rows()
+        while chunk := list(islice(rows, CHUNK_ROWS)):
+            yield chunk
+
+    def _chunk(self, raw: list[tuple[int, Sequence[Any]]]) -> None:
+        self.rows += len(raw)
+        rows = [row for row in (self._convert(number, cells_) for number, cells_ in raw) if not row.failed]
+        rows = self._drop_repeated_keys(rows)
+        self._resolve_references(rows)
+        rows = [row for row in rows if not row.failed]
+        creates, updates, changed_fields, stage_moves = self._match(rows)
+        if self.problems.errors or self.dry_run:
+            return
+        self._write(creates, updates, changed_fields, stage_moves)
+
+    # Converting cells
+
+    def _convert(self, number: int, row_cells: Sequence[Any]) -> Row:
+        values: dict[str, Any] = {}
+        refs: dict[str, str] = {}
+        failed = False
+        width = len(row_cells)
+        for column in self.plan.columns:
+            raw = row_cells[column.index] if column.index < width else None
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                if column.blank is SKIP:
+                    continue
+                if column.blank is REQUIRED:
+                    self.problems.error(number, column.header, column.name, _("This cell is empty; it is required."))
+                    failed = True
+                    continue
+                if column.ref is not None:
+                    values[column.attname] = None
+                else:
+                    values[column.attname] = column.blank
+                continue
+            try:
+                value = column.parse(raw)
+            except CellError as exc:
+                self.problems.error(number, column.header, column.name, str(exc))
+                failed = True
+                continue
+            if column.ref is not None:
+                if value:
+                    refs[column.name] = value
+                elif column.blank is REQUIRED:
+                    self.problems.error(number, column.header, column.name, _("This cell is empty; it is required."))
+                    failed = True
+                else:
+                    values[column.attname] = None
+            elif value == "" and column.blank is SKIP:
+                continue
+            else:
+                values[column.attname] = value
+        if not failed and not any(values.get(key) for key in self.kind.keys):
+            names = " / ".join(self._header_of(key) for key in self.kind.keys)
+            self.problems.error(
+                number, names, self.kind.keys[0], _("The row needs a value in %(columns)s.") % {"columns": names}
+            )
+            failed = True
+        if not failed and self.kind.complete is not None:
+            self.kind.complete(values)
+        return Row(number, values, refs, failed)
+
+    def _header_of(self, name: str) -> str:
+        column = self.columns_by_name.get(name)
+        return column.header if column else name
+
+    def _key_value(self, key: str, row: Row) -> str | None:
+        value = row.values.get(key)
+        if not value:
+            return None
+        return value.lower() if key in self.kind.casefold_keys else value
+
+    def _drop_repeated_keys(self, rows: list[Row]) -> list[Row]:
+        """Refuse a key that appears on two rows of the file: which of them should win is not for us to guess."""
+        for key in self.kind.keys:
+            having = [(row, value) for row in rows if (value := self._key_value(key, row)) is not None]
+            earlier = self.seen[key].add([v for _r, v in having], [r.number for r, _v in having])
+            for (row, value), first in zip(having, earlier, strict=True):
+                if first is not None:
+                    row.failed = True
+                    self.problems.error(
+                        row.number,
+                        self._header_of(key),
+                        key,
+                        _("“%(value)s” appears twice in the file: also on row %(first)s.")
+                        % {"value": row.values[key], "first": first},
+                    )
+        return [row for row in rows if not row.failed]
+
+    # References
+
+    def _resolve_references(self, rows: list[Row]) -> None:
+        for column in self.ref_columns:
+            wanted = {row.refs[column.name] for row in rows if column.name in row.refs}
+            if not wanted:
+                continue
+            ref = column.ref
+            assert ref is not None
+            if ref.is_user:
+                self._resolve_people(column, rows)
+                continue
+            found = self._teams(wanted) if ref.is_team else self._records_by(column, ref, wanted)
+            missing = wanted - found.keys()
+            reasons = self._why_missing(column, ref, missing) if missing else {}
+            for row in rows:
+                text = row.refs.get(column.name)
+                if text is None:
+                    continue
+                target = found.get(text.lower() if (ref.is_team or "@" in text) else text)
+                if target is None:
+                    row.failed = True
+                    self.problems.error(row.number, column.header, column.name, reasons[text])
+                    continue
+                pk, account_id = target
+                if account_id is not None and row.values.get("account_id") not in (None, account_id):
+                    row.failed = True
+                    self.problems.error(
+                        row.number,
+                        column.header,
+                        column.name,
+                        _("Contact “%(value)s” belongs to another account.") % {"value": text},
+                    )
+                    continue
+                row.values[column.attname] = pk
+
+    def _resolve_people(self, column: Column, rows: list[Row]) -> None:
+        if self.people is None:
+            self.people = People()
+        for row in rows:
+            text = row.refs.get(column.name)
+            if text is None:
+                continue
+            pk = self.people.find(text)
+            if pk is None:
+                self.problems.warning(
+                    row.number,
+                    column.header,
+                    column.name,
+                    _("No Patron user is “%(value)s”; the field was left as it was.") % {"value": text},
+                )
+            else:
+                row.values[column.attname] = pk
+
+    def _teams(self, wanted: set[str]) -> dict[str, tuple[int, None]]:
+        if self.teams is None:
+            self.teams = {name.lower(): pk for pk, name in Team.objects.values_list("pk", "name")}
+        return {name.lower(): (self.teams[name.lower()], None) for name in wanted if name.lower() in self.teams}
+
+    def _ref_queryset(self, column: Column, ref: Ref) -> models.QuerySet:
+        assert ref.model is not None
+        action = "change" if column.name == self.kind.parent else "view"
+        return ref.model.objects.restrict(self.user, action)  # type: ignore[attr-defined]
+
+    def _records_by(self, column: Column, ref: Ref, wanted: set[str]) -> dict[str, tuple[int, int | None]]:
+        """Return ``{cell text: (id, account id or None)}`` for the referenced records the user may use."""
+        qs = self._ref_queryset(column, ref)
+        by_key = {v for v in wanted if not (ref.by_email and "@" in v)}
+        by_email = {v.lower() for v in wanted if ref.by_email and "@" in v}
+        check_account = ref.model is not None and column.name == "contact" and "account" in self.kind.refs
+        fields = [ref.lookup, "pk", "email", "account_id"] if ref.by_email else [ref.lookup, "pk"]
+        found: dict[str, tuple[int, int | None]] = {}
+        if by_key:
+            for row in qs.filter(**{f"{ref.lookup}__in": by_key}).values_list(*fields):
+                found[row[0]] = (row[1], row[3] if check_account else None)
+        if by_email:
+            if self.contact_emails is None:
+                self.contact_emails = ContactEmails(ref.model)  # type: ignore[arg-type]
+            for row in qs.filter(self.contact_emails.q(by_email)).values_list(*fields):
+                found.setdefault(row[2].lower(), (row[1], row[3] if check_account else None))
+        return found
+
+    def _why_missing(self, column: Column, ref: Ref, missing: set[str]) -> dict[str, str]:
+        """Say, for each unknown reference, whether it does not exist or the user may not use it."""
+        if ref.is_team:
+            return {t: _("There is no team “%(value)s”.") % {"value": t} for t in missing}
+        assert ref.model is not None
+        label = str(ref.model._meta.verbose_name)
+        keys = {v for v in missing if not (ref.by_email and "@" in v)}
+        existing = set(ref.model._default_manager.filter(**{f"{ref.lookup}__in": keys}).values_list(ref.lookup, flat=True))
+        reasons = {}
+        for value in missing:
+            if value in existing:
+                reasons[value] = (
+                    _("You may not add records to %(label)s “%(value)s”.")
+                    if column.name == self.kind.parent
+                    else _("You may not see %(label)s “%(value)s”.")
+                ) % {"label": label, "value": value}
+            else:
+                reasons[value] = _("There is no %(label)s with %(lookup)s “%(value)s”.") % {
+                    "label": label,
+                    "lookup": "e-mail" if "@" in value and ref.by_email else ref.lookup.replace("_", " "),
+                    "value": value,
+                }
+        return reasons
+
+    # Matching rows to stored records
+
+    def _existing(self, rows: list[Row]) -> dict[str, dict[str, models.Model]]:
+        """Return the stored records the chunk's rows name, indexed by each key's value."""
+        q = Q()
+        for key in self.kind.keys:
+            values = {v for row in rows if (v := self._key_value(key, row)) is not None}
+            if not values:
+                continue
+            if self.emails is not None and key == "email":
+                q |= self.emails.q(values)
+            else:
+                q |= Q(**{f"{key}__in": values})
+        index: dict[str, dict[str, models.Model]] = {key: {} for key in self.kind.keys}
+        if not q:
+            return index
+        for obj in self.model._default_manager.filter(q):
+            for key in self.kind.keys:
+                value = getattr(obj, key)
+                if value:
+                    index[key][value.lower() if key in self.kind.casefold_keys else value] = obj
+        return index
+
+    def _allowed(self, objs: Iterable[models.Model], action: str) -> set[int] | None:
+        """Return the ids among ``objs`` the user may ``action`` (None meaning all of them)."""
+        if self.changeable_all:
+            return None
+        pks = [obj.pk for obj in objs]
+        return set(self.records.query(self.user, action).filter(pk__in=pks).values_list("pk", flat=True))
+
+    def _match(self, rows: list[Row]) -> tuple[list, list, set[str], list]:
+        index = self._existing(rows)
+        matched: list[tuple[Row, models.Model | None]] = []
+        for row in rows:
+            obj = self._match_one(row, index)
+            if obj is not False:
+                matched.append((row, obj))  # type: ignore[arg-type]
+        found = [obj for _row, obj in matched if obj is not None]
+        visible = self._allowed(found, "view") if found else None
+        changeable = self._allowed(found, "change") if found else None
+        creates: list[models.Model] = []
+        updates: list[models.Model] = []
+        changed_fields: set[str] = set()
+        stage_moves: list[models.Model] = []
+        for row, obj in matched:
+            if obj is None:
+                new = self._new(row)
+                if new is not None:
+                    creates.append(new)
+                    if isinstance(new, Deal):
+                        stage_moves.append(new)
+                continue
+            label = self._header_of(self.kind.keys[0])
+            if visible is not None and obj.pk not in visible:
+                self.problems.error(
+                    row.number, label, self.kind.keys[0], _("This record belongs to someone you may not see.")
+                )
+                continue
+            changes = {a: v for a, v in row.values.items() if getattr(obj, a) != v}
+            if not changes:
+                self.unchanged += 1
+                continue
+            if changeable is not None and obj.pk not in changeable:
+                self.problems.error(
+                    row.number, label, self.kind.keys[0], _("You may see this record but not change it.")
+                )
+                continue
+            old_stage = getattr(obj, "stage", None)
+            for attname, value in changes.items():
+                setattr(obj, attname, value)
+            if not self._clean(row, obj):
+                continue
+            if isinstance(obj, Deal) and obj.stage != old_stage:
+                stage_moves.append(obj)
+            obj.updated_at = self.now  # type: ignore[attr-defined]
+            updates.append(obj)
+            changed_fields.update(self.model._meta.get_field(a).name for a in changes)
+            self.updated += 1
+        return creates, updates, changed_fields, stage_moves
+
+    def _match_one(self, row: Row, index: dict[str, dict[str, models.Model]]) -> models.Model | None | bool:
+        """Return the stored record a row names (None for a new one), or False after noting a clash of keys."""
+        hits = []
+        for key in self.kind.keys:
+            value = self._key_value(key, row)
+            if value is not None and value in index[key]:
+                hits.append((key, index[key][value]))
+        if not hits:
+            return None
+        key, obj = hits[0]
+        for other_key, other in hits[1:]:
+            if other.pk != obj.pk:
+                self.problems.error(
+                    row.number,
+                    self._header_of(other_key),
+                    other_key,
+                    _("“%(value)s” belongs to another record than the one with %(key)s “%(key_value)s”.")
+                    % {"value": row.values[other_key], "key": key, "key_value": row.values[key]},
+                )
+                return False
+        primary = self.kind.keys[0]
+        stored = getattr(obj, primary)
+        given = row.values.get(primary)
+        if key != primary and stored and given and stored != given:
+            self.problems.error(
+                row.number,
+                self._header_of(key),
+                key,
+                _("“%(value)s” belongs to the record with %(primary)s “%(stored)s”, not “%(given)s”.")
+                % {"value": row.values[key], "primary": primary, "stored": stored, "given": given},
+            )
+            return False
+        return obj
+
+    def _new(self, row: Row) -> models.Model | None:
+        obj = self.model(**row.values)
+        self.records.prepare_new(self.user, obj)
+        if not self._clean(row, obj):
+            return None
+        self.created += 1
+        return obj
+
+    def _clean(self, row: Row, obj: models.Model) -> bool:
+        """Run the model's own cross-field rules (an end date before its start, ...) on the row."""
+        if type(obj).clean is models.Model.clean:
+            return True
+        try:
+            obj.clean()
+        except ValidationError as exc:
+            details = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+            for name, messages in details.items():
+                column = self._header_of(name) if name != "__all__" else ""
+                self.problems.error(row.number, column, name, " ".join(messages))
+            return False
+        return True
+
+    # Writing
+
+    def _write(self, creates: list, updates: list, changed_fields: set[str], stage_moves: list) -> None:
+        if creates:
+            bulk_create_with_history(
+                creates,
+                self.model,
+                batch_size=BATCH_SIZE,
+                default_user=self.user,
+                default_change_reason=self.reason,
+                default_date=self.now,
+            )
+        if updates:
+            bulk_update_with_history(
+                updates,
+                self.model,
+                fields=sorted(changed_fields | {"updated_at"}),
+                batch_size=UPDATE_BATCH_SIZE,
+                default_user=self.user,
+                default_change_reason=self.reason,
+                default_date=self.now,
+            )
+        if stage_moves:
+            DealStageChange.objects.bulk_create(
+                [DealStageChange(deal=d, stage=d.stage, entered_at=self.now, changed_by=self.user) for d in stage_moves],
+                batch_size=BATCH_SIZE,
+            )
+
+
+# The service
+
+
+def import_file(
+    user: User,
+    kind: str,
+    source: IO[bytes],
+    *,
+    file_name: str = "",
+    preset: str | None = None,
+    mapping: Iterable[str] | Mapping[str, str] | None = None,
+    date_order: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportRun:
+    """Import a CSV or XLSX file of ``kind`` records as ``user``, all or nothing; return the finished run.
+
+    Raises Invalid (with every row error in ``details``) when anything in the file is wrong; the failed run is
+    still recorded in the caller's transaction. A dry run checks everything and writes nothing.
+    """
+    spec = get_kind(kind)
+    chosen = get_preset(preset)
+    order = check_date_order(date_order) or (chosen.date_order if chosen else None)
+    columns = parse_mapping(mapping)
+    run = ImportRun.objects.create(
+        user=user,
+        kind=spec.name,
+        preset=chosen.name if chosen else "",
+        file_name=(file_name or getattr(source, "name", "") or "")[-255:],
+        dry_run=dry_run,
+    )
+    table: Table | None = None
+    try:
+        check_may_import(user, spec)
+        table = open_table(source, name=run.file_name)
+        run.file_format, run.file_size = table.format, table.size
+        plan = plan_columns(
+            spec, table.header, preset=chosen, mapping=columns, date_order=order, header_row=table.header_row
+        )
+        run.mapping = plan.mapping
+        importer = Importer(user, spec, table, plan, run=run, dry_run=dry_run, progress=progress)
+        try:
+            with transaction.atomic():
+                importer.execute()
+        except IntegrityError as exc:
+            raise Conflict(
+                _("Another change to the same records happened during the import; nothing was imported: %(e)s")
+                % {"e": exc}
+            ) from None
+        finally:
+            run.rows = importer.rows
+            run.warnings, run.warning_count = importer.problems.warnings, importer.problems.warning_count
+        run.created, run.updated, run.unchanged = importer.created, importer.updated, importer.unchanged
+        run.status = ImportStatus.CHECKED if dry_run else ImportStatus.SUCCEEDED
+        _finish(run, table)
+        return run
+    except PatronError as exc:
+        run.status = ImportStatus.FAILED
+        run.message = exc.message
+        run.errors = exc.details or [{"row": None, "column": exc.field or "", "field": "", "message": exc.message}]
+        _finish(run, table)
+        raise
+    finally:
+        if table is not None:
+            table.close()
+
+
+def _finish(run: ImportRun, table: Table | None) -> None:
+    if table is not None:
+        run.sha256 = table.sha256()
+    run.finished_at = timezone.now()
+    run.save()
+
+
+def import_path(user: User, kind: str, path: str, **options: Any) -> ImportRun:
+    """Import the file at ``path`` (see :func:`import_file` for the options)."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise NotFound(_("There is no file %(path)s.") % {"path": path})
+    with file.open("rb") as source:
+        return import_file(user, kind, source, file_name=file.name, **options)
+
+
+# Reading runs
+
+
+def list_runs(user: User, *, cursor: str | None = None, limit: int = 50) -> Page:
+    """Return one keyset page of the user's own import runs, newest first."""
+    return keyset_page(ImportRun.objects.filter(user=user), order="-id", cursor=cursor, limit=limit)
+
+
+def get_run(user: User, pk: int) -> ImportRun:
+    """Return one of the user's import runs (admins may open anyone's), or raise NotFound."""
+    runs = ImportRun.objects.all() if user.is_admin else ImportRun.objects.filter(user=user)
+    run = runs.filter(pk=pk).first()
+    if run is None:
+        raise NotFound(_("Import run %(pk)s not found.") % {"pk": pk})
+    return run

@@ -1,0 +1,236 @@
+"""API latency under load: p50/p95 of list, search and detail endpoints with 20 concurrent clients.
+
+Seeds a PostgreSQL database of its own with the demo generator (1M contacts, 100k accounts, 10M interactions at
+``--scale 1``; seeding is skipped when the database already holds them), serves Patron with a pre-forked,
+thread-pooled WSGI server on 127.0.0.1, and sends bounded traffic from 20 client threads with API tokens of a
+member (the demo CSM, who sees her team's accounts) and an admin (who sees everything).
+
+Baseline: the products list (a few dozen rows) through the same server, auth and framework, so the ratio shows
+what each query adds to the fixed cost of a request. Goal: p95 <= 100 ms for every endpoint.
+
+    .venv/bin/python bench/api_latency.py --scale 0.1          # quick: 100k contacts, 10k accounts, 1M interactions
+    .venv/bin/python bench/api_latency.py                      # full size (seeding takes a while the first time)
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    ROOT,
+    command_line,
+    drop_postgres_database,
+    ensure_postgres_database,
+    free_port,
+    percentile,
+    seed,
+    setup_django,
+    wait_for_port,
+)
+
+GOAL_MS = 100.0
+FULL = {"accounts": 100_000, "contacts": 1_000_000, "interactions": 10_000_000, "orders": 200_000, "tickets": 200_000}
+
+
+def default_url(scale: float) -> str:
+    """Return the bench's own database URL for ``scale``."""
+    suffix = "" if scale == 1 else "_" + f"{scale:g}".replace(".", "_")
+    return f"postgres://postgres@127.0.0.1:5432/patron_bench_api{suffix}"
+
+
+def bench_scale(scale: float) -> dict[str, int | str]:
+    """Return the generator's counts at ``scale`` times the full bench size."""
+    counts: dict[str, int | str] = {k: max(1, int(v * scale)) for k, v in FULL.items()}
+    counts.update(kind="company", chunk=500)
+    return counts
+
+
+def sample_requests(per_user: int, rng: random.Random) -> dict[str, list[tuple[str, str]]]:
+    """Return, per user, a pool of (endpoint, path) requests on rows that user may see."""
+    from patron.core.models import User
+    from patron.core.services import create_token
+    from patron.customers.models import Account, Contact
+
+    users = {"member": User.objects.get(username="csm"), "admin": User.objects.get(username="admin")}
+    top = Account.objects.order_by("-id").values_list("id", flat=True).first() or 1
+    pools: dict[str, list[tuple[str, str]]] = {}
+    tokens = {}
+    for label, user in users.items():
+        accounts, contacts = [], []
+        visible = Account.objects.restrict(user)
+        visible_contacts = Contact.objects.restrict(user)
+        while len(accounts) < per_user:
+            found = visible.filter(id__gte=rng.randint(1, top)).order_by("id").values_list("id", flat=True).first()
+            if found:
+                accounts.append(found)
+        for account_id in accounts[: per_user // 2]:
+            contact = visible_contacts.filter(account_id=account_id).values("last_name", "email").first()
+            if contact:
+                contacts.append(contact)
+        pool = [("products list (baseline)", "/api/v1/products?limit=50")] * 5
+        pool += [("accounts list", "/api/v1/accounts?limit=50")] * 5
+        pool += [("contacts list", "/api/v1/contacts?limit=50")] * 5
+        pool += [("contacts search by name", f"/api/v1/contacts?q={quote(c['last_name'])}&limit=50") for c in contacts]
+        pool += [("contacts search by email", f"/api/v1/contacts?q={quote(c['email'])}&limit=50") for c in contacts]
+        pool += [("interactions of an account", f"/api/v1/interactions?account_id={a}&limit=50") for a in accounts]
+        pool += [("account detail", f"/api/v1/accounts/{a}") for a in accounts]
+        pools[label] = pool
+        tokens[label] = create_token(user, "api latency bench")[1]
+    return {"pools": pools, "tokens": tokens}  # type: ignore[return-value]
+
+
+def endpoint_mix(pool: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str]]:
+    """Return the pool rearranged so every endpoint gets about the same share of requests."""
+    by_endpoint: dict[str, list[str]] = defaultdict(list)
+    for name, path in pool:
+        by_endpoint[name].append(path)
+    mixed = []
+    for _ in range(2000):
+        name = rng.choice(sorted(by_endpoint))
+        mixed.append((name, rng.choice(by_endpoint[name])))
+    return mixed
+
+
+def load(port: int, plan: dict, clients: int, requests: int, seconds: float, seed_value: int) -> list[tuple]:
+    """Send up to ``requests`` requests from ``clients`` threads for at most ``seconds``; return the timings."""
+    results: list[tuple[str, str, int, float]] = []
+    lock = threading.Lock()
+    sent = [0]
+    deadline = time.monotonic() + seconds
+
+    def client(number: int) -> None:
+        rng = random.Random(seed_value * 100 + number)
+        label = "member" if number % 2 == 0 else "admin"
+        mix = endpoint_mix(plan["pools"][label], rng)
+        headers = {"Authorization": f"Bearer {plan['tokens'][label]}", "Accept": "application/json"}
+        k = 0
+        while time.monotonic() < deadline:
+            with lock:
+                if sent[0] >= requests:
+                    return
+                sent[0] += 1
+            name, path = mix[k % len(mix)]
+            k += 1
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except OSError:
+                status = 0
+            finally:
+                conn.close()
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                results.append((label, name, status, elapsed))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def report(results: list[tuple], wall: float) -> bool:
+    """Print p50/p95 per endpoint and user, overall, and the ratio to the baseline; return whether the goal holds."""
+    ok = [r for r in results if r[2] == 200]
+    failed = [r for r in results if r[2] != 200]
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for label, name, _, ms in ok:
+        groups[(name, label)].append(ms)
+    baseline = percentile([ms for (name, _), v in groups.items() if name.endswith("(baseline)") for ms in v], 0.95)
+    print(f"{len(results):,} requests in {wall:.1f} s ({len(results) / wall:,.0f} req/s), {len(failed)} not 200")
+    if failed:
+        statuses = defaultdict(int)
+        for r in failed:
+            statuses[(r[1], r[2])] += 1
+        print("  not 200:", dict(statuses))
+    print(f"{'endpoint':34} {'user':7} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p95/baseline':>13}")
+    met = True
+    for (name, label), values in sorted(groups.items()):
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        met &= name.endswith("(baseline)") or p95 <= GOAL_MS
+        flag = "" if p95 <= GOAL_MS else "  > goal"
+        print(f"{name:34} {label:7} {len(values):>6} {p50:>8.1f} {p95:>8.1f} {p95 / baseline:>12.1f}x{flag}")
+    every = [ms for _, _, _, ms in ok]
+    print(f"{'overall':34} {'both':7} {len(every):>6} {percentile(every, 0.5):>8.1f} {percentile(every, 0.95):>8.1f}")
+    print(f"Baseline: products list p95 {baseline:.1f} ms. Goal: p95 <= {GOAL_MS:.0f} ms per endpoint: {'met' if met else 'NOT met'}.")
+    return met and not failed
+
+
+def main() -> int:
+    """Seed, serve, load and report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (1M contacts, 10M interactions)")
+    parser.add_argument("--url", help="database URL (default: a patron_bench_api database on 127.0.0.1)")
+    parser.add_argument("--reseed", action="store_true", help="drop the bench database and seed it again")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=6000, help="total requests (bounded)")
+    parser.add_argument("--seconds", type=float, default=180, help="stop sending after this long")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per server process")
+    parser.add_argument("--persistent", action="store_true", help="keep DB connections open (CONN_MAX_AGE=600)")
+    parser.add_argument("--seed-only", action="store_true", help="seed the database and stop")
+    args = parser.parse_args()
+
+    url = args.url or default_url(args.scale)
+    if args.reseed:
+        drop_postgres_database(url)
+    ensure_postgres_database(url)
+    setup_django(url)
+    print(f"$ {command_line()}")
+    print(f"Database: {url}; server: {args.workers} processes x {args.threads} threads (wsgiref, pre-forked), "
+          f"persistent connections: {'yes' if args.persistent else 'no (CONN_MAX_AGE=0, as shipped)'}")  # fmt: skip
+    seed(bench_scale(args.scale))
+    if args.seed_only:
+        return 0
+    from django.db import connection
+
+    from patron.customers.models import Account, Contact
+    from patron.engagement.models import Interaction
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples::bigint FROM pg_class WHERE relname IN (%s, %s, %s)",
+            [Account._meta.db_table, Contact._meta.db_table, Interaction._meta.db_table],
+        )
+        print("Rows (estimated):", ", ".join(f"{name} {count:,}" for name, count in cursor.fetchall()))
+    plan = sample_requests(200, random.Random(7))
+    connection.close()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "_common.py"), "serve", "--url", url, "--port", str(port),
+         "--workers", str(args.workers), "--threads", str(args.threads), *(["--persistent"] if args.persistent else [])],
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        load(port, plan, args.clients, 200, 60, seed_value=1)  # warm-up: connections, caches, imports
+        started = time.perf_counter()
+        results = load(port, plan, args.clients, args.requests, args.seconds, seed_value=2)
+        met = report(results, time.perf_counter() - started)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

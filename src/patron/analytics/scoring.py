@@ -1,0 +1,483 @@
+"""Score a customer base from its transactions: summary, lifetime models, CLV, tiers, RFM, lifecycle.
+
+``score()`` is the one entry point for the CLI, the CRM's scoring task and notebooks. Its stages:
+
+1. read: the source becomes an Ibis table (a file is read by the engine, never loaded into Python);
+2. summary: one engine aggregation to one row per customer (``patron.analytics.summary``);
+3. fit: BG/NBD (or Pareto/NBD) on the compressed (x, t_x, T) rows and Gamma-Gamma on repeat buyers;
+4. predict: P(alive), expected purchases, expected spend and CLV, vectorised over distinct rows;
+5. segments: ABC tiers, Pareto curve, RFM, lifecycle classes (``patron.analytics.segments``);
+6. monthly (optional): monthly ARPU tiers and their transitions.
+
+A model that cannot be fitted leaves its columns null and says why in ``warnings``: numbers from a
+failed fit are never returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from ibis.backends import BaseBackend
+
+from patron.analytics import segments as seg
+from patron.analytics.lifetime import BetaGeo, GammaGamma, ParetoNBD, clv, clv_lifetimes_compatible, compress
+from patron.analytics.sources import read_transactions
+from patron.analytics.summary import (
+    check_time_unit,
+    finish_summary,
+    monthly_revenue,
+    summary_aggregates,
+)
+from patron.errors import CannotFit, Invalid
+
+Progress = Callable[[str, float], None]
+TRANSACTION_MODELS = {"bgnbd": BetaGeo, "paretonbd": ParetoNBD}
+# Default yearly discount rate of each CLV convention: 10% a year, or lifetimes' 1% a month.
+CLV_CONVENTIONS = {"patron": 0.10, "lifetimes": 1.01**12 - 1}
+_LIFETIMES_FREQ = {"day": "D", "week": "W", "month": "M"}
+DAYS_PER_YEAR = 365.25
+# Share of the total run time each stage usually takes, so a progress bar moves evenly.
+_STAGE_WEIGHTS = {"read": 0.05, "summary": 0.6, "fit": 0.1, "predict": 0.15, "segments": 0.1}
+
+SCORE_COLUMNS = (
+    "p_alive",
+    "expected_purchases",
+    "expected_spend",
+    "clv",
+    "abc_tier",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "rfm_segment",
+    "lifecycle_class",
+    "lifecycle_strategy",
+)
+
+
+@dataclass
+class ScoreResult:
+    """What ``score`` returns: one row per customer plus the fits, the Pareto curve and timings."""
+
+    customers: pa.Table
+    fits: dict[str, dict[str, Any] | None]
+    pareto: pa.Table
+    timings: dict[str, float]
+    warnings: list[str]
+    observation_end: dt.date
+    time_unit: str
+    horizon: float
+    engine: str
+    settings: seg.SegmentSettings
+    arpu_monthly: pa.Table | None = None
+    arpu_transitions: pa.Table | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def to_pandas(self) -> Any:
+        """Return the customers as a pandas DataFrame."""
+        return self.customers.to_pandas()
+
+    def tier_summary(self) -> list[dict[str, Any]]:
+        """Return customers and revenue per ABC tier (for the CLI's summary and the value page)."""
+        tiers = self.customers.column("abc_tier").to_numpy(zero_copy_only=False)
+        revenue = self.customers.column("total_revenue").to_numpy()
+        total = float(revenue.sum()) or 1.0
+        rows = []
+        for tier in sorted(set(tiers.tolist())):
+            chosen = tiers == tier
+            rows.append(
+                {
+                    "tier": tier,
+                    "customers": int(chosen.sum()),
+                    "revenue": float(revenue[chosen].sum()),
+                    "revenue_share": float(revenue[chosen].sum()) / total,
+                }
+            )
+        return rows
+
+    def counts(self, column: str) -> dict[str, int]:
+        """Return how many customers have each value of a label column (e.g. lifecycle_class)."""
+        counted = pc.value_counts(self.customers.column(column)).to_pylist()
+        return {row["values"]: int(row["counts"]) for row in sorted(counted, key=lambda row: str(row["values"]))}
+
+
+class _UnitSpend:
+    """A spend model that expects one currency unit per purchase: CLV per unit of spend."""
+
+    def conditional_expected_spend(self, frequency: npt.ArrayLike, monetary_value: npt.ArrayLike) -> np.ndarray:
+        return np.ones(np.shape(frequency))
+
+
+def per_unit_discount_rate(annual_rate: float, time_unit: str) -> float:
+    """Convert a yearly discount rate to the rate per time unit (week: 10%/year -> about 0.18%)."""
+    unit_days = check_time_unit(time_unit)
+    if annual_rate <= -1:
+        raise Invalid("discount_rate must be more than -100% a year.", field="discount_rate")
+    return float((1.0 + annual_rate) ** (unit_days / DAYS_PER_YEAR) - 1.0)
+
+
+def score(
+    table_or_source: Any,
+    *,
+    customer_col: str | int = "customer_id",
+    date_col: str | int = "date",
+    amount_col: str | int | None = "amount",
+    product_col: str | int | None = None,
+    no_header: bool = False,
+    sep: str | None = None,
+    date_format: str | None = None,
+    observation_end: Any = None,
+    time_unit: str = "week",
+    integer_periods: bool = False,
+    horizon: float = 52,
+    discount_rate: float | None = None,
+    margin: float = 1.0,
+    clv_convention: str = "patron",
+    model: str = "bgnbd",
+    settings: seg.SegmentSettings | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    backend: BaseBackend | None = None,
+    monthly: bool = False,
+    progress: Progress | None = None,
+) -> ScoreResult:
+    """Score every customer of a transactions source (file path, Arrow/pandas table or Ibis table).
+
+    ``observation_end`` defaults to the last transaction date; ``horizon`` is in ``time_unit``s (52
+    weeks = a year); ``discount_rate`` is a yearly rate (default 10%), converted to the time unit;
+    ``margin`` turns revenue into profit for CLV and the "margin" ABC value.
+    ``clv_convention="lifetimes"`` computes CLV as lifetimes' ``customer_lifetime_value`` does (monthly
+    steps of 4.345 weeks / 30 days, ``horizon`` rounded to whole months, default 1% a month).
+    ``monthly=True`` also computes monthly ARPU tiers and their transitions (one more aggregation).
+    ``progress(stage, fraction)`` is called as stages start, with the share of the work done so far.
+    """
+    settings = settings or seg.SegmentSettings()
+    check_time_unit(time_unit)
+    if model not in TRANSACTION_MODELS:
+        raise Invalid(f"model must be one of {', '.join(TRANSACTION_MODELS)}.", field="model")
+    if horizon < 0 or not math.isfinite(horizon):
+        raise Invalid("horizon must be 0 or more time units.", field="horizon")
+    if not 0 < margin <= 1e6 or not math.isfinite(margin):
+        raise Invalid("margin must be a positive share of revenue (e.g. 0.3).", field="margin")
+    if clv_convention not in CLV_CONVENTIONS:
+        raise Invalid(f"clv_convention must be one of {', '.join(CLV_CONVENTIONS)}.", field="clv_convention")
+    if discount_rate is None:
+        discount_rate = CLV_CONVENTIONS[clv_convention]
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    done = 0.0
+
+    def stage(name: str) -> Callable[[], None]:
+        nonlocal done
+        if progress is not None:
+            progress(name, min(done, 1.0))
+        started = time.perf_counter()
+
+        def finish() -> None:
+            nonlocal done
+            timings[name] = time.perf_counter() - started
+            done += _STAGE_WEIGHTS.get(name, 0.0)
+
+        return finish
+
+    finish = stage("read")
+    transactions = read_transactions(
+        table_or_source,
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        product_col=product_col,
+        no_header=no_header,
+        sep=sep,
+        date_format=date_format,
+        engine=engine,
+        backend=backend,
+        spark_master=spark_master,
+    )
+    finish()
+
+    finish = stage("summary")
+    raw, end = summary_aggregates(
+        transactions, observation_end=observation_end, time_unit=time_unit, integer_periods=integer_periods
+    )
+    summary = finish_summary(raw, observation_end=end, time_unit=time_unit, integer_periods=integer_periods)
+    del raw
+    finish()
+
+    finish = stage("fit")
+    frequency = summary.column("frequency").to_numpy()
+    recency = summary.column("recency").to_numpy()
+    age = summary.column("T").to_numpy()
+    monetary = summary.column("monetary_value").to_numpy()
+    rows = distinct_rows(frequency, recency, age, scale=1.0 if integer_periods else check_time_unit(time_unit))
+    transaction_model, spend_model, fits = _fit_models(
+        model, rows, frequency, monetary, has_amount=transactions.has_amount, warnings=warnings
+    )
+    finish()
+
+    finish = stage("predict")
+    predictions = _predict(
+        transaction_model,
+        spend_model,
+        rows,
+        frequency,
+        monetary,
+        horizon=horizon,
+        discount_rate=discount_rate,
+        margin=margin,
+        time_unit=time_unit,
+        convention=clv_convention,
+        warnings=warnings,
+    )
+    finish()
+
+    finish = stage("segments")
+    columns, pareto = _segments(summary, predictions, settings=settings, margin=margin, warnings=warnings)
+    finish()
+
+    arpu_monthly = arpu_transitions = None
+    if monthly:
+        finish = stage("monthly")
+        monthly_table = monthly_revenue(transactions, observation_end=end)
+        arpu_monthly = seg.arpu_tiers(monthly_table, thresholds=settings.arpu_thresholds)
+        arpu_transitions = seg.arpu_transitions(arpu_monthly)
+        finish()
+
+    customers = summary
+    for name in ("p_alive", "expected_purchases", "expected_spend", "clv"):
+        customers = customers.append_column(name, predictions[name])
+    for name, column in columns.items():
+        customers = customers.append_column(name, column)
+    if progress is not None:
+        progress("done", 1.0)
+    return ScoreResult(
+        customers=customers,
+        fits=fits,
+        pareto=pareto,
+        timings=timings,
+        warnings=warnings,
+        observation_end=end,
+        time_unit=time_unit,
+        horizon=horizon,
+        engine=transactions.engine,
+        settings=settings,
+        arpu_monthly=arpu_monthly,
+        arpu_transitions=arpu_transitions,
+        parameters={
+            "model": model,
+            "integer_periods": integer_periods,
+            "discount_rate": discount_rate,
+            "margin": margin,
+            "clv_convention": clv_convention,
+            "source": transactions.origin,
+        },
+    )
+
+
+@dataclass
+class DistinctRows:
+    """Customers' (x, t_x, T) collapsed to distinct rows: ``column[inverse]`` rebuilds every customer."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    counts: np.ndarray
+    inverse: np.ndarray
+
+
+def distinct_rows(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray, *, scale: float) -> DistinctRows:
+    """Collapse identical (x, t_x, T) rows with a hash of exact integer keys (days or periods).
+
+    ``scale`` turns recency and T back into whole days (the time unit's length) or periods (1). This is
+    linear time, where a generic float row de-duplication needs several sorts of a million rows.
+    """
+    days_recency = np.rint(recency * scale)
+    days_age = np.rint(age * scale)
+    exact = (
+        len(frequency) > 0
+        and np.array_equal(days_recency / scale, recency)
+        and np.array_equal(days_age / scale, age)
+        and float(days_age.min()) >= 0
+        and float(frequency.min()) >= 0
+    )
+    if not exact:
+        x, t_x, big_t, counts, inverse = compress(frequency, recency, age, return_inverse=True)
+        return DistinctRows(x, t_x, big_t, counts, inverse)
+    width = int(days_age.max()) + 1
+    keys = (frequency.astype(np.int64) * width + days_recency.astype(np.int64)) * width + days_age.astype(np.int64)
+    encoded = pc.dictionary_encode(pa.array(keys))
+    inverse = encoded.indices.to_numpy().astype(np.int64)
+    unique = encoded.dictionary.to_numpy()
+    unique_age = unique % width
+    unique_recency = (unique // width) % width
+    unique_x = unique // (width * width)
+    return DistinctRows(
+        x=unique_x.astype(np.float64),
+        t_x=unique_recency / scale,
+        T=unique_age / scale,
+        counts=np.bincount(inverse, minlength=len(unique)).astype(np.float64),
+        inverse=inverse,
+    )
+
+
+def _fit_models(
+    model: str,
+    rows: DistinctRows,
+    frequency: np.ndarray,
+    monetary: np.ndarray,
+    *,
+    has_amount: bool,
+    warnings: list[str],
+) -> tuple[Any, GammaGamma | None, dict[str, dict[str, Any] | None]]:
+    """Fit the transaction and spend models; a failure becomes a warning and a None fit."""
+    fits: dict[str, dict[str, Any] | None] = {model: None, "gammagamma": None}
+    transaction_model = None
+    try:
+        transaction_model = TRANSACTION_MODELS[model]().fit(rows.x, rows.t_x, rows.T, weights=rows.counts)
+        fits[model] = transaction_model.as_dict()
+    except CannotFit as error:
+        warnings.append(f"{TRANSACTION_MODELS[model].label}: {error.message} P(alive), expected purchases and CLV are empty.")
+    spend_model = None
+    if not has_amount:
+        warnings.append("Gamma-Gamma: no amount column, so expected spend and CLV are empty.")
+    else:
+        repeat = frequency > 0
+        try:
+            spend_model = GammaGamma().fit(frequency[repeat], monetary[repeat])
+            fits["gammagamma"] = spend_model.as_dict()
+        except (CannotFit, Invalid) as error:
+            warnings.append(f"Gamma-Gamma: {error.message} Expected spend and CLV are empty.")
+    return transaction_model, spend_model, fits
+
+
+def _predict(
+    transaction_model: Any,
+    spend_model: GammaGamma | None,
+    rows: DistinctRows,
+    frequency: np.ndarray,
+    monetary: np.ndarray,
+    *,
+    horizon: float,
+    discount_rate: float,
+    margin: float,
+    time_unit: str,
+    convention: str,
+    warnings: list[str],
+) -> dict[str, pa.Array]:
+    """Return p_alive, expected_purchases, expected_spend and clv columns (null where a fit failed)."""
+    count = len(frequency)
+    empty = pa.nulls(count, pa.float64())
+    result = {"p_alive": empty, "expected_purchases": empty, "expected_spend": empty, "clv": empty}
+    if count == 0:
+        return result
+    spend = None
+    if spend_model is not None:
+        spend = spend_model.conditional_expected_spend(frequency, monetary)
+        result["expected_spend"] = pa.array(spend)
+    if transaction_model is None:
+        return result
+    # Predictions depend on (x, t_x, T) only: evaluate once per distinct row (far fewer than customers).
+    x, t_x, big_t, inverse = rows.x, rows.t_x, rows.T, rows.inverse
+    result["p_alive"] = pa.array(transaction_model.p_alive(x, t_x, big_t)[inverse])
+    result["expected_purchases"] = pa.array(transaction_model.expected_purchases(horizon, x, t_x, big_t)[inverse])
+    if spend is not None:
+        # CLV = discounted purchases x expected spend x margin; the purchases part per unit of spend is
+        # computed per distinct row, then scaled by each customer's own expected spend.
+        if convention == "lifetimes":
+            per_unit = clv_lifetimes_compatible(
+                transaction_model, _UnitSpend(), x, t_x, big_t, np.ones_like(x),
+                months=round(horizon * check_time_unit(time_unit) / 30.4375),
+                freq=_LIFETIMES_FREQ[time_unit],
+                monthly_discount=(1.0 + discount_rate) ** (1 / 12) - 1.0,
+            )
+        else:
+            per_unit = clv(
+                transaction_model, _UnitSpend(), x, t_x, big_t, np.ones_like(x),
+                horizon=round(horizon), discount_rate=per_unit_discount_rate(discount_rate, time_unit), margin=1.0,
+            )
+        result["clv"] = pa.array(per_unit[inverse] * spend * margin)
+    for name, column in result.items():
+        # A model can be fitted and still overflow for some customers (e.g. a and b at 1e7 when nobody
+        # drops out); such values are left empty rather than passed on as NaN or infinity.
+        values = column.to_numpy(zero_copy_only=False)
+        broken = ~np.isfinite(values) & ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if broken.any():
+            result[name] = pa.array(values, pa.float64(), mask=~np.isfinite(values))
+            warnings.append(f"{name} could not be computed for {int(broken.sum()):,} customers (numerical overflow); "
+                            "those values are empty.")
+    return result
+
+
+def _segments(
+    summary: pa.Table,
+    predictions: dict[str, pa.Array],
+    *,
+    settings: seg.SegmentSettings,
+    margin: float,
+    warnings: list[str],
+) -> tuple[dict[str, pa.Array], pa.Table]:
+    """Return the segment columns (as Arrow string/int columns) and the Pareto curve."""
+    revenue = summary.column("total_revenue").to_numpy()
+    value = revenue
+    if settings.abc_value == "margin":
+        value = revenue * margin
+    elif settings.abc_value == "clv":
+        if predictions["clv"].null_count == len(predictions["clv"]) and len(revenue):
+            warnings.append("ABC tiers use revenue because CLV could not be computed.")
+        else:
+            value = np.nan_to_num(predictions["clv"].to_numpy(zero_copy_only=False), nan=0.0)
+    order = seg.rank_by_value(value)
+    tier_codes = seg.abc_tier_codes(
+        value,
+        method=settings.abc_method,
+        shares=settings.abc_shares,
+        cumulative=settings.abc_cumulative,
+        order=order,
+    )
+    days_since_last = summary.column("days_since_last").to_numpy()
+    frequency = summary.column("frequency").to_numpy()
+    r, f, m = seg.rfm_scores(days_since_last, frequency, revenue, bins=settings.rfm_bins)
+    rfm_codes = seg.rfm_segment_codes(r, f, bins=settings.rfm_bins)
+    first = pc.cast(summary.column("first_purchase"), pa.int32()).to_numpy()
+    last = pc.cast(summary.column("last_purchase"), pa.int32()).to_numpy()
+    p_alive = predictions["p_alive"]
+    predicted = predictions["clv"] if predictions["clv"].null_count < len(predictions["clv"]) else predictions[
+        "expected_purchases"
+    ]
+    rules = settings.lifecycle
+    lifecycle_codes = seg.lifecycle_class_codes(
+        frequency=frequency,
+        recency_days=(last - first).astype(np.float64),
+        days_since_last=days_since_last,
+        total_revenue=revenue,
+        revenue_last_6m=summary.column("revenue_last_6m").to_numpy(),
+        revenue_prev_6m=summary.column("revenue_prev_6m").to_numpy(),
+        p_alive=None if p_alive.null_count == len(p_alive) else p_alive.to_numpy(zero_copy_only=False),
+        predicted_value=None if predicted.null_count == len(predicted) else predicted.to_numpy(zero_copy_only=False),
+        rules=rules,
+    )
+    strategies = [rules.strategies[name] for name in seg.LIFECYCLE_CLASSES]
+    columns = {
+        "abc_tier": _labels(tier_codes, seg.TIER_NAMES),
+        "rfm_r": pa.array(r, pa.int8()),
+        "rfm_f": pa.array(f, pa.int8()),
+        "rfm_m": pa.array(m, pa.int8()),
+        "rfm_segment": _labels(rfm_codes, seg.RFM_SEGMENTS),
+        "lifecycle_class": _labels(lifecycle_codes, seg.LIFECYCLE_CLASSES),
+        "lifecycle_strategy": _labels(lifecycle_codes, strategies),
+    }
+    return columns, seg.pareto_curve(value, points=settings.pareto_points, order=order)
+
+
+def _labels(codes: np.ndarray, names: Any) -> pa.Array:
+    """Turn integer codes into a plain string column without building a Python string per row."""
+    dictionary = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), pa.array(list(names), pa.string()))
+    return pc.cast(dictionary, pa.string())

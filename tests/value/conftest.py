@@ -1,0 +1,115 @@
+"""A small customer base with two years of orders: repeat buyers, one-off buyers and buyers who stopped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from patron.customers.models import Account, Order
+from tests.factories import AccountFactory, OrderFactory, OrderLineFactory, ProductFactory
+
+
+@dataclass
+class Base:
+    """The accounts made, by kind, and the day the history ends."""
+
+    today: dt.date
+    repeat: list[Account] = field(default_factory=list)
+    one_off: list[Account] = field(default_factory=list)
+    stopped: list[Account] = field(default_factory=list)
+    without_orders: list[Account] = field(default_factory=list)
+
+    @property
+    def with_orders(self) -> list[Account]:
+        """Return every account that has at least one order."""
+        return [*self.repeat, *self.one_off, *self.stopped]
+
+
+def build_base(*, owners, repeat: int = 30, one_off: int = 12, stopped: int = 8, seed: int = 7) -> Base:
+    """Make accounts with orders over the two years up to today, owners taken in turn from ``owners``.
+
+    Spend follows the Gamma-Gamma model's own story (each customer has a mean spend, each order varies
+    around it), so with this seed both lifetime models can be fitted.
+    """
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=730)
+    base = Base(today=today)
+    owner_cycle = iter(owners * 1000)
+    orders: list[Order] = []
+
+    def account() -> Account:
+        return AccountFactory(owner=next(owner_cycle))
+
+    def spender() -> Callable[[], float]:
+        scale = 1.0 / rng.gammavariate(6.0, 1.0 / 150.0)
+        return lambda: rng.gammavariate(4.0, scale)
+
+    def order(acc: Account, day: dt.date, amount: float) -> None:
+        orders.append(OrderFactory.build(account=acc, ordered_at=day, amount=Decimal(f"{amount:.2f}")))
+
+    for _ in range(repeat):
+        acc, spend = account(), spender()
+        day = start + dt.timedelta(days=rng.randint(0, 200))
+        gap = rng.randint(25, 120)
+        while day <= today:
+            order(acc, day, spend())
+            day += dt.timedelta(days=rng.randint(gap // 2, gap))
+        base.repeat.append(acc)
+    for _ in range(one_off):
+        acc = account()
+        order(acc, start + dt.timedelta(days=rng.randint(0, 720)), spender()())
+        base.one_off.append(acc)
+    for _ in range(stopped):
+        acc, spend = account(), spender()
+        day = start + dt.timedelta(days=rng.randint(0, 60))
+        for _ in range(rng.randint(3, 6)):
+            order(acc, day, spend())
+            day += dt.timedelta(days=rng.randint(15, 40))
+        base.stopped.append(acc)
+    Order.objects.bulk_create(orders)
+    base.without_orders.append(account())
+    return base
+
+
+def build_thin_base(*, owners) -> Base:
+    """Make a base where only three accounts ever bought twice: too few to fit the lifetime models."""
+    today = timezone.localdate()
+    base = Base(today=today)
+    owner_cycle = iter(owners * 1000)
+    for index in range(8):
+        acc = AccountFactory(owner=next(owner_cycle))
+        OrderFactory(account=acc, ordered_at=today - dt.timedelta(days=300 - index * 20), amount=Decimal("250.00"))
+        if index < 3:
+            OrderFactory(account=acc, ordered_at=today - dt.timedelta(days=100 - index), amount=Decimal("310.00"))
+            base.repeat.append(acc)
+        else:
+            base.one_off.append(acc)
+    return base
+
+
+@pytest.fixture
+def base(member, outsider, admin_user):
+    """A few dozen accounts owned in turn by the member, the outsider and the admin."""
+    return build_base(owners=[member, outsider, admin_user])
+
+
+@pytest.fixture
+def thin_base(member, outsider):
+    return build_thin_base(owners=[member, outsider])
+
+
+def add_product_lines(account: Account) -> None:
+    """Give the account's orders lines in two product groups (so product groups are counted)."""
+    hardware = ProductFactory(product_group="Hardware")
+    service = ProductFactory(product_group="Service")
+    for order in account.orders.all():
+        half = (order.amount / 2).quantize(Decimal("0.01"))
+        OrderLineFactory(order=order, product=hardware, unit_price=half, amount=half)
+        OrderLineFactory(order=order, product=service, unit_price=order.amount - half, amount=order.amount - half)
