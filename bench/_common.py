@@ -91,7 +91,9 @@ def seed(scale: dict[str, Any], seed: int = 42) -> dict[str, int]:
         print(f"Already seeded ({have:,} accounts); skipping generation.")
         return {}
     if have:
-        raise SystemExit(f"The bench database holds {have:,} accounts, fewer than {scale['accounts']:,}; rerun with --reseed.")
+        raise SystemExit(
+            f"The bench database holds {have:,} accounts, fewer than {scale['accounts']:,}; rerun with --reseed."
+        )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -157,8 +159,18 @@ def serve(url: str, port: int, workers: int = 2, threads: int = 8, persistent: b
     from django.core.wsgi import get_wsgi_application
     from django.urls import get_resolver
 
-    app = get_wsgi_application()
+    django_app = get_wsgi_application()
     get_resolver().url_patterns  # import every URL module before forking  # noqa: B018
+
+    def app(environ: dict, start_response: Any) -> Any:
+        """Run Django and report its time (from request to response headers) in ``X-Server-Ms``."""
+        started = time.perf_counter()
+
+        def timed_start(status: str, headers: list, exc_info: Any = None) -> Any:
+            headers.append(("X-Server-Ms", f"{(time.perf_counter() - started) * 1000:.2f}"))
+            return start_response(status, headers, exc_info)
+
+        return django_app(environ, timed_start)
 
     class QuietHandler(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:

@@ -121,8 +121,12 @@ def machine_line() -> str:
                 break
     except OSError:
         pass
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"{cores} cores, {memory:.0f} GiB RAM{', ' + model if model else ''}; load average before the run {load}"
+    return f"{cores} cores, {memory:.0f} GiB RAM{', ' + model if model else ''}; load average before the run {load_average()}"
+
+
+def load_average() -> str:
+    """Return the 1, 5 and 15-minute load averages (other work on the machine skews every timing)."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def ratio(numerator: float, denominator: float) -> str:

@@ -28,6 +28,7 @@ from _tx_common import (
     PATRON_PYTHON,
     Measured,
     default_observation_end,
+    load_average,
     machine_line,
     ratio,
     run_measured,
@@ -58,7 +59,7 @@ def ensure_file(path: Path, customers: int, seed: int) -> None:
 
 def best(runs: list[Measured]) -> Measured:
     """Return the run with the smallest in-process time (failed runs last)."""
-    return min(runs, key=lambda run: (not run.ok, run.result.get("seconds", float("inf"))))
+    return min(runs, key=lambda run: (not run.ok, run.result.get("seconds") or float("inf")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--observation-end", help="YYYY-MM-DD (default: from the generator's FILE.json)")
     parser.add_argument("--customers", type=int, default=10_000_000, help="customers when generating the file")
     parser.add_argument("--seed", type=int, default=7, help="seed when generating the file")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of the floor and of Patron; the best is kept")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="interleaved rounds of the floor and Patron; each best is kept"
+    )
     parser.add_argument(
         "--lifetimes-compatible",
         action="store_true",
@@ -84,11 +87,16 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = machine_line()
     warm_page_cache(args.file)
-    floor = best([run_measured(worker_command("floor", str(args.file))) for _ in range(repeat)])
     patron_args = ["patron", str(args.file), "--observation-end", observation_end]
     if args.lifetimes_compatible:
         patron_args.append("--lifetimes-compatible")
-    patron = best([run_measured(worker_command(*patron_args)) for _ in range(repeat)])
+    floors: list[Measured] = []
+    patrons: list[Measured] = []
+    # Interleaved rounds, so a burst of load from elsewhere on the machine hits both alike.
+    for _ in range(repeat):
+        floors.append(run_measured(worker_command("floor", str(args.file))))
+        patrons.append(run_measured(worker_command(*patron_args)))
+    floor, patron = best(floors), best(patrons)
     for name, run in (("floor", floor), ("patron", patron)):
         if not run.ok:
             print(f"{name} failed (exit {run.returncode}): {' '.join(run.command)}\n{run.stdout[-2000:]}")
@@ -102,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         f"file {args.file} ({args.file.stat().st_size / 1e6:,.0f} MB, {customers:,} customers), "
         f"observation end {observation_end}, Patron options {patron.result.get('options')}"
     )
+    print(f"best of {repeat} interleaved round(s); load average after the run {load_average()}")
     print(f"{'stage':<34}{'in-process s':>14}{'wall s':>10}{'peak MB':>10}")
     print(f"{'floor: DuckDB read + GROUP BY':<34}{floor_seconds:>14.2f}{floor.seconds:>10.2f}{floor.peak_mb:>10.0f}")
     print(f"{'Patron score()':<34}{seconds:>14.2f}{patron.seconds:>10.2f}{patron.peak_mb:>10.0f}")
@@ -123,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine,
             "file": str(args.file),
             "customers": customers,
+            "rounds": repeat,
+            "load_after": load_average(),
             "floor": {"seconds": floor_seconds, "wall": floor.seconds, "peak_mb": floor.peak_mb},
             "patron": {
                 "seconds": seconds,

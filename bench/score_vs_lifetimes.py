@@ -32,6 +32,7 @@ from _tx_common import (
     PARAMETER_NAMES,
     Measured,
     default_observation_end,
+    load_average,
     machine_line,
     parse_lifetimes_output,
     ratio,
@@ -47,24 +48,33 @@ GOAL_PEAK_MB = 1024.0
 GOAL_FLOOR_RATIO = 1.5
 
 
-def best_of(runs: list[Measured], key: str = "seconds") -> Measured:
+def best_of(runs: list[Measured]) -> Measured:
     """Return the run with the smallest in-process time (failed runs last)."""
-    return min(runs, key=lambda run: (not run.ok, run.result.get(key, float("inf"))))
+    return min(runs, key=lambda run: (not run.ok, run.result.get("seconds") or float("inf")))
 
 
 def measure(file: Path, observation_end: str, *, repeat: int, lifetimes: bool) -> dict[str, Any]:
-    """Run the floor, Patron and (optionally) lifetimes on the file and return what each measured."""
+    """Run the floor, Patron and (optionally) lifetimes on the file, interleaved ``repeat`` times; keep each best."""
     warm_page_cache(file)
-    floors = [run_measured(worker_command("floor", str(file))) for _ in range(repeat)]
     patron_args = ("patron", str(file), "--observation-end", observation_end, "--lifetimes-compatible")
-    patrons = [run_measured(worker_command(*patron_args)) for _ in range(repeat)]
-    measured: dict[str, Any] = {"floor": best_of(floors), "patron": best_of(patrons), "lifetimes": None}
-    if lifetimes:
-        baseline = run_measured([str(LIFETIMES_PYTHON), str(LIFETIMES_BASELINE), str(file), observation_end])
-        baseline.result = parse_lifetimes_output(baseline.stdout)
-        baseline.result["seconds"] = baseline.result["stages"].get("total")
-        measured["lifetimes"] = baseline
-    return measured
+    floors: list[Measured] = []
+    patrons: list[Measured] = []
+    baselines: list[Measured] = []
+    # Interleaved rounds, so a burst of load from elsewhere on the machine hits all three alike.
+    for _ in range(repeat):
+        floors.append(run_measured(worker_command("floor", str(file))))
+        patrons.append(run_measured(worker_command(*patron_args)))
+        if lifetimes:
+            baseline = run_measured([str(LIFETIMES_PYTHON), str(LIFETIMES_BASELINE), str(file), observation_end])
+            baseline.result = parse_lifetimes_output(baseline.stdout)
+            baseline.result["seconds"] = baseline.result["stages"].get("total")
+            baselines.append(baseline)
+    return {
+        "floor": best_of(floors),
+        "patron": best_of(patrons),
+        "lifetimes": best_of(baselines) if baselines else None,
+        "rounds": repeat,
+    }
 
 
 def report(file: Path, observation_end: str, measured: dict[str, Any], machine: str) -> dict[str, Any]:
@@ -81,6 +91,7 @@ def report(file: Path, observation_end: str, measured: dict[str, Any], machine: 
         f"file {file} ({file.stat().st_size / 1e6:,.0f} MB, {customers:,} customers), observation end "
         f"{observation_end}, Patron options {patron.result.get('options')}"
     )
+    print(f"best of {measured['rounds']} interleaved round(s); load average after the run {load_average()}")
     print(f"{'stage':<34}{'in-process s':>14}{'wall s':>10}{'peak MB':>10}")
     rows = [("floor: DuckDB read + GROUP BY", floor), ("Patron score()", patron)]
     if baseline is not None:
@@ -108,6 +119,8 @@ def report(file: Path, observation_end: str, measured: dict[str, Any], machine: 
         "file": str(file),
         "customers": customers,
         "observation_end": observation_end,
+        "rounds": measured["rounds"],
+        "load_after": load_average(),
         "floor": {"seconds": floor_seconds, "wall": floor.seconds, "peak_mb": floor.peak_mb},
         "patron": {
             "seconds": patron_seconds,
@@ -186,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("file", type=Path, help="transactions CSV (customer_id,date,amount)")
     parser.add_argument("--observation-end", help="YYYY-MM-DD (default: from the generator's FILE.json)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of the floor and of Patron; the best is kept")
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds of all three; each best is kept")
     parser.add_argument("--skip-lifetimes", action="store_true", help="measure only the floor and Patron")
     parser.add_argument("--json", type=Path, help="also write the summary to this file")
     args = parser.parse_args(argv)
@@ -201,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    return 0 if all(run is None or run.ok for run in measured.values()) else 1
+    runs = (measured["floor"], measured["patron"], measured["lifetimes"])
+    return 0 if all(run is None or run.ok for run in runs) else 1
 
 
 if __name__ == "__main__":

@@ -70,3 +70,9 @@ class ApiClient:
 def api_for():
     """Return a function that makes an API client authenticated as a user (None for anonymous)."""
     return ApiClient
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hash test passwords with a cheap hasher: real hashing costs about a second per user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

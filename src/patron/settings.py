@@ -114,6 +114,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("PATRON_STATIC_ROOT") or DATA_DIR / "static")
 MEDIA_ROOT = DATA_DIR / "media"
 # The built-in server serves static files when DEBUG is off too, so `patron demo` works with no web server.

@@ -133,6 +133,7 @@ def test_score_draws_a_progress_bar_on_stderr(capsys, cdnow_path, tmp_path, monk
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["customers"] == 2357
+    assert "summary" in captured.err and "segments" in captured.err
 
 
 def test_help_and_unknown_commands(capsys):

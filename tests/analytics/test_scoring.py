@@ -179,3 +179,37 @@ def test_bad_options_are_rejected(cdnow_path):
         score(cdnow_path, **CDNOW_COLUMNS, model="magic")
     with pytest.raises(Invalid, match="engine"):
         score(cdnow_path, **CDNOW_COLUMNS, engine="oracle")
+
+
+def test_engine_settings(monkeypatch):
+    from patron.analytics import engines
+
+    monkeypatch.delenv("PATRON_SPARK_MASTER", raising=False)
+    assert engines.spark_master() == "local[*]"
+    monkeypatch.setenv("PATRON_SPARK_MASTER", "spark://analytics:7077")
+    assert engines.spark_master() == "spark://analytics:7077"
+    assert engines.spark_master("local[2]") == "local[2]"
+    with pytest.raises(Invalid, match="Unknown engine"):
+        engines.connect("oracle")
+    assert engines.engine_of(engines.connect()) == "duckdb"
+
+
+def test_blas_runs_single_threaded_inside_the_block_and_is_restored():
+    import ctypes
+
+    from patron.analytics.engines import _loaded_openblas, single_threaded_blas
+
+    getters = []
+    for path in _loaded_openblas():
+        library = ctypes.CDLL(path)
+        getter = getattr(library, "scipy_openblas_get_num_threads64_", None) or getattr(
+            library, "openblas_get_num_threads", None
+        )
+        if getter is not None:
+            getters.append(getter)
+    if not getters:
+        pytest.skip("no OpenBLAS loaded")
+    before = [getter() for getter in getters]
+    with single_threaded_blas():
+        assert [getter() for getter in getters] == [1] * len(getters)
+    assert [getter() for getter in getters] == before

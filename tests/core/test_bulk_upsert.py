@@ -131,7 +131,10 @@ def test_the_same_external_id_twice_in_one_request_is_refused(api_for, member, a
 
 def test_an_account_the_user_cannot_see_is_refused(api_for, member, outsider, acme):
     hidden = AccountFactory(owner=outsider)
-    rows = [LINES["interactions"](1), {**LINES["interactions"](2), "account_external_id": None, "account_id": hidden.pk}]
+    rows = [
+        LINES["interactions"](1),
+        {**LINES["interactions"](2), "account_external_id": None, "account_id": hidden.pk},
+    ]
     response = upsert(api_for(member), "interactions", rows)
     assert response.status_code == 422
     assert response.json()["field"] == "account_id"

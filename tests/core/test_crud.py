@@ -62,7 +62,9 @@ def test_invalid_payload_is_a_422_naming_the_field(kind, api_for, admin_user):
 @pytest.mark.parametrize("kind", SCOPED_KINDS, ids=str)
 def test_member_changes_a_team_record_and_the_change_is_audited(kind, api_for, member, team):
     record = kind.build(None, team)
-    response = api_for(member).patch(f"/{kind.path}/{record.pk}", {"external_id": "ERP-1"} if kind.path != "order-lines" else {"quantity": "3"})
+    response = api_for(member).patch(
+        f"/{kind.path}/{record.pk}", {"external_id": "ERP-1"} if kind.path != "order-lines" else {"quantity": "3"}
+    )
     assert response.status_code == 200, response.json()
     assert record.history.latest().history_user == member
 

@@ -85,7 +85,14 @@ def test_export_rows_reads_paths_and_formats_cells(member):
 
 @pytest.mark.parametrize(
     ("value", "cell"),
-    [(None, ""), (True, "true"), (dt.date(2025, 1, 2), "2025-01-02"), ("-5", "-5"), ("@SUM(A1)", "'@SUM(A1)"), ("-x", "'-x")],
+    [
+        (None, ""),
+        (True, "true"),
+        (dt.date(2025, 1, 2), "2025-01-02"),
+        ("-5", "-5"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("-x", "'-x"),
+    ],
 )
 def test_csv_cells(value, cell):
     assert csv_cell(value) == cell

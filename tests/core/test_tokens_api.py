@@ -14,7 +14,9 @@ def bearer(raw):
     return {"Authorization": f"Bearer {raw}"}
 
 
-@pytest.mark.parametrize(("method", "path"), [("get", "/me"), ("get", "/tokens"), ("post", "/tokens"), ("delete", "/tokens/1")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", "/me"), ("get", "/tokens"), ("post", "/tokens"), ("delete", "/tokens/1")]
+)
 def test_anonymous_gets_401(method, path, api_for):
     assert getattr(api_for(None), method)(path).status_code == 401
 

@@ -2,6 +2,8 @@
 
 Admins see everything; managers see their teams' records and what their team members own; members see their
 own and their team's; a member of another team sees none of those. What a user may not see is a 404.
+Records of an account are filtered by the ids of the visible accounts when there are few, else by a join: both
+must agree.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import io
 
 import pytest
 
+from patron.core import services as core_services
 from patron.core.models import Role
 from tests.core.kinds import ALL_KINDS, SCOPED_KINDS, SHARED_KINDS
 from tests.factories import UserFactory
@@ -42,9 +45,17 @@ def records(member, outsider, team, other_team):
     return build
 
 
+@pytest.fixture(params=["account ids", "account join"])
+def strategy(request, monkeypatch):
+    """Run a test with both ways of filtering records by their account (see Records.query)."""
+    if request.param == "account join":
+        monkeypatch.setattr(core_services, "VISIBLE_IDS_CAP", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("viewer", list(EXPECTED))
 @pytest.mark.parametrize("kind", SCOPED_KINDS, ids=str)
-def test_list_detail_and_export_show_only_what_the_role_may_see(kind, viewer, records, api_for, request):
+def test_list_detail_and_export_show_only_what_the_role_may_see(kind, viewer, records, api_for, request, strategy):
     made = records(kind)
     api = api_for(request.getfixturevalue(viewer))
     expected_ids = {made[reach].pk for reach in EXPECTED[viewer]}

@@ -57,3 +57,22 @@ def test_update_records_audit_history(api_for, member):
     assert latest.history_user == member
     delta = latest.diff_against(latest.prev_record)
     assert [(c.field, c.old, c.new) for c in delta.changes] == [("name", "Old name", "New name")]
+
+
+def test_new_accounts_belong_to_their_creator_and_their_only_team(api_for, member, team):
+    body = api_for(member).post("/accounts", {"name": "Acme", "country": "pl"}).json()
+    assert (body["owner_id"], body["team_id"], body["country"]) == (member.pk, team.pk, "PL")
+    unowned = api_for(member).post("/accounts", {"name": "Shared", "owner_id": None, "team_id": team.pk}).json()
+    assert (unowned["owner_id"], unowned["team_id"]) == (None, team.pk)
+
+
+def test_filters_ignore_empty_values_and_match_country_in_any_case(api_for, member):
+    polish = AccountFactory(owner=member, country="PL")
+    AccountFactory(owner=member, country="DE")
+    ids = [a["id"] for a in api_for(member).get("/accounts?country=pl&industry=").json()["items"]]
+    assert ids == [polish.id]
+
+
+def test_accounts_without_an_external_id_do_not_clash(api_for, member):
+    for name in ("One", "Two"):
+        assert api_for(member).post("/accounts", {"name": name, "external_id": ""}).status_code == 201

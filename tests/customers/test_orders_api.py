@@ -59,7 +59,11 @@ def test_an_amount_that_is_not_the_sum_of_the_lines_is_a_422(api_for, member, ac
 def test_a_bad_line_is_named_by_its_position(api_for, member, account):
     response = api_for(member).post(
         "/orders",
-        {"account_id": account.pk, "ordered_at": "2025-03-14", "lines": [{"unit_price": "5"}, {"product_id": 999999, "unit_price": "5"}]},
+        {
+            "account_id": account.pk,
+            "ordered_at": "2025-03-14",
+            "lines": [{"unit_price": "5"}, {"product_id": 999999, "unit_price": "5"}],
+        },
     )
     assert response.status_code == 422
     assert response.json()["field"] == "lines.1.product_id"
@@ -92,7 +96,9 @@ def test_order_lines_on_their_own_keep_the_order_total(api_for, member, account,
     order = OrderFactory(account=account, amount=Decimal("10.00"))
     first = OrderLineFactory(order=order, unit_price=Decimal("10.00"), amount=Decimal("10.00"))
     api = api_for(member)
-    added = api.post("/order-lines", {"order_id": order.pk, "product_id": product.pk, "quantity": "2", "unit_price": "2.50"})
+    added = api.post(
+        "/order-lines", {"order_id": order.pk, "product_id": product.pk, "quantity": "2", "unit_price": "2.50"}
+    )
     assert added.status_code == 201
     assert Decimal(added.json()["amount"]) == Decimal("5.00")
     order.refresh_from_db()

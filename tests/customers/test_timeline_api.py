@@ -54,7 +54,9 @@ def test_timeline_pages_by_time(api_for, member, account):
     assert [i["kind"] for i in rest["items"]] == ["interaction", "order", "survey"]
 
 
-@pytest.mark.parametrize(("query", "field"), [("kinds=calls", "kinds"), ("channels=telepathy", "channels"), ("limit=0", "limit")])
+@pytest.mark.parametrize(
+    ("query", "field"), [("kinds=calls", "kinds"), ("channels=telepathy", "channels"), ("limit=0", "limit")]
+)
 def test_unknown_kinds_and_channels_are_a_422(api_for, member, account, query, field):
     response = api_for(member).get(f"/accounts/{account.pk}/timeline?{query}")
     assert response.status_code == 422

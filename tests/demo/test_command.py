@@ -30,7 +30,12 @@ def test_demo_makes_a_working_database_and_reuses_it(tmp_path):
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM customers_account").fetchone()[0] == 40
         assert conn.execute("SELECT COUNT(*) FROM engagement_interaction").fetchone()[0] > 100
-        assert conn.execute("SELECT COUNT(*) FROM core_user WHERE username IN ('admin','csm','ae','manager')").fetchone()[0] == 4
+        assert (
+            conn.execute("SELECT COUNT(*) FROM core_user WHERE username IN ('admin','csm','ae','manager')").fetchone()[
+                0
+            ]
+            == 4
+        )
         assert conn.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0] > 10
 
     again = run_demo("--db", str(db), "--accounts", "40", data_dir=tmp_path)

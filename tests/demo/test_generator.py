@@ -51,16 +51,17 @@ def test_every_record_type_and_every_channel_is_there():
 
 def test_order_amounts_are_the_sum_of_their_lines():
     generate("small", seed=7, scale=SMALL)
-    mismatched = [
-        o for o in Order.objects.annotate(total=Sum("lines__amount"))[:300] if o.total != o.amount
-    ]
+    mismatched = [o for o in Order.objects.annotate(total=Sum("lines__amount"))[:300] if o.total != o.amount]
     assert not mismatched
 
 
 def test_a_fifth_of_the_accounts_brings_most_of_the_revenue():
     generate("small", seed=7, scale=SMALL)
     revenue = sorted(
-        (row["revenue"] or Decimal(0) for row in Account.objects.annotate(revenue=Sum("orders__amount")).values("revenue")),
+        (
+            row["revenue"] or Decimal(0)
+            for row in Account.objects.annotate(revenue=Sum("orders__amount")).values("revenue")
+        ),
         reverse=True,
     )
     top = sum(revenue[: len(revenue) // 5])
@@ -77,7 +78,9 @@ def test_churned_accounts_stop_ordering_and_cancel():
         if account.last_order and account.ended:
             assert account.last_order <= account.ended
     newest = Order.objects.aggregate(d=Max("ordered_at"))["d"]
-    assert all(a.last_order is None or a.last_order < newest for a in churned.annotate(last_order=Max("orders__ordered_at")))
+    assert all(
+        a.last_order is None or a.last_order < newest for a in churned.annotate(last_order=Max("orders__ordered_at"))
+    )
 
 
 def test_scores_follow_account_health():

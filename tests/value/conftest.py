@@ -113,3 +113,30 @@ def add_product_lines(account: Account) -> None:
         half = (order.amount / 2).quantize(Decimal("0.01"))
         OrderLineFactory(order=order, product=hardware, unit_price=half, amount=half)
         OrderLineFactory(order=order, product=service, unit_price=order.amount - half, amount=order.amount - half)
+
+
+# Browser (Debian's chromium, never a downloaded one)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the value pages' browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser tab pointed at the live server."""
+    context = browser.new_context(base_url=live_server.url, locale="en-GB", viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()

@@ -23,7 +23,14 @@ def run(base, admin_user):
 
 @pytest.mark.parametrize(
     "path",
-    ["/value/runs", "/value/runs/1", "/value/scores", "/value/scores/export.csv", "/value/accounts/1", "/value/segments"],
+    [
+        "/value/runs",
+        "/value/runs/1",
+        "/value/scores",
+        "/value/scores/export.csv",
+        "/value/accounts/1",
+        "/value/segments",
+    ],
 )
 def test_anonymous_gets_401(api_for, path):
     assert api_for(None).get(path).status_code == 401
@@ -85,7 +92,9 @@ def test_scores_without_clv_come_last(api_for, admin_user, run):
     rows = []
     cursor = None
     while True:
-        body = api_for(admin_user).get("/value/scores?order=-clv&limit=9" + (f"&cursor={cursor}" if cursor else "")).json()
+        body = (
+            api_for(admin_user).get("/value/scores?order=-clv&limit=9" + (f"&cursor={cursor}" if cursor else "")).json()
+        )
         rows += body["items"]
         cursor = body["next_cursor"]
         if not cursor:
@@ -226,3 +235,11 @@ def test_settings_read_by_all_changed_by_admins(api_for, admin_user, member):
     assert bad.status_code == 422
     assert bad.json()["field"] == "abc_shares"
     assert api_for(admin_user).patch("/value/settings", {"abc_method": "median"}).status_code == 422
+
+
+def test_segments_of_a_failed_run_are_404(api_for, admin_user, run):
+    failed = ScoreRun.objects.create(status=RunStatus.FAILED, error="boom")
+    assert api_for(admin_user).get(f"/value/runs/{failed.pk}").json()["error"] == "boom"
+    assert api_for(admin_user).get(f"/value/segments?run={failed.pk}").status_code == 404
+    assert api_for(admin_user).get(f"/value/segments?run={run.pk}").status_code == 200
+    assert api_for(admin_user).get(f"/value/transitions?to_run={run.pk}&from_run={failed.pk}").status_code == 404

@@ -154,7 +154,9 @@ def test_running_subscriptions_count_as_monthly_revenue(base, admin_user):
 
 
 def test_settings_used_are_recorded_with_the_run(base, admin_user):
-    services.update_settings(admin_user, {"horizon_months": 6, "margin_percent": 40, "strategy_loyal": "Invite to advisory board"})
+    services.update_settings(
+        admin_user, {"horizon_months": 6, "margin_percent": 40, "strategy_loyal": "Invite to advisory board"}
+    )
     run = services.run_scoring(admin_user)
     assert run.settings["horizon_months"] == 6
     assert run.settings["horizon"] == 26
@@ -201,3 +203,11 @@ def base_now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_a_run_left_running_for_hours_is_marked_abandoned(base, admin_user):
+    stuck = ScoreRun.objects.create(status=RunStatus.RUNNING, started_at=base_now() - dt.timedelta(hours=7))
+    run = services.run_scoring(admin_user)
+    stuck.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert stuck.status == RunStatus.FAILED and "Abandoned" in stuck.error

@@ -33,6 +33,7 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of exiting, so main() always returns an exit code."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        """Raise a usage error carrying argparse's message."""
         raise _UsageError(f"{self.prog}: {message}")
 
 
@@ -140,10 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _clv_fit(args: argparse.Namespace) -> int:
-    from patron.analytics.lifetime import BetaGeo, GammaGamma, ParetoNBD
-    from patron.analytics.scoring import distinct_rows
+    from patron.analytics.engines import single_threaded_blas
     from patron.analytics.sources import read_transactions
-    from patron.analytics.summary import as_date, check_time_unit, summarize
+    from patron.analytics.summary import as_date, summarize
 
     if args.model == "gammagamma" and not args.amount_col:
         raise Invalid("The gammagamma model needs the spend per purchase: give --amount-col.", field="amount_col")
@@ -163,14 +163,8 @@ def _clv_fit(args: argparse.Namespace) -> int:
         transactions, observation_end=calibration_end, time_unit=args.time_unit, integer_periods=args.integer_periods
     )
     frequency = summary.column("frequency").to_numpy()
-    if args.model == "gammagamma":
-        repeat = frequency > 0
-        model: Any = GammaGamma().fit(frequency[repeat], summary.column("monetary_value").to_numpy()[repeat])
-    else:
-        scale = 1.0 if args.integer_periods else check_time_unit(args.time_unit)
-        rows = distinct_rows(frequency, summary.column("recency").to_numpy(), summary.column("T").to_numpy(), scale=scale)
-        model_class = BetaGeo if args.model == "bgnbd" else ParetoNBD
-        model = model_class().fit(rows.x, rows.t_x, rows.T, weights=rows.counts)
+    with single_threaded_blas():
+        model = _fit_one(args, summary, frequency)
     fitted = model.as_dict()
     result = {
         "model": fitted["model"],
@@ -187,6 +181,21 @@ def _clv_fit(args: argparse.Namespace) -> int:
     else:
         _print_fit(result, sys.stdout)
     return EXIT_OK
+
+
+def _fit_one(args: argparse.Namespace, summary: Any, frequency: np.ndarray) -> Any:
+    """Fit the model named by --model to the calibration summary."""
+    from patron.analytics.lifetime import BetaGeo, GammaGamma, ParetoNBD
+    from patron.analytics.scoring import distinct_rows
+    from patron.analytics.summary import check_time_unit
+
+    if args.model == "gammagamma":
+        repeat = frequency > 0
+        return GammaGamma().fit(frequency[repeat], summary.column("monetary_value").to_numpy()[repeat])
+    scale = 1.0 if args.integer_periods else check_time_unit(args.time_unit)
+    rows = distinct_rows(frequency, summary.column("recency").to_numpy(), summary.column("T").to_numpy(), scale=scale)
+    model_class = BetaGeo if args.model == "bgnbd" else ParetoNBD
+    return model_class().fit(rows.x, rows.t_x, rows.T, weights=rows.counts)
 
 
 def _print_fit(result: dict[str, Any], out: TextIO) -> None:
@@ -215,7 +224,7 @@ def _clv_retention(args: argparse.Namespace) -> int:
     survival = [float(value) for value in model.projected_survival(args.periods)]
     cohort = float(args.alive[0])
     first_period = len(args.alive)
-    result = {
+    result: dict[str, Any] = {
         "model": "sbg",
         "params": dict(model.params),
         "log_likelihood": model.log_likelihood,
@@ -332,7 +341,7 @@ class _progress_bar:
 
         self._progress = Progress(
             TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
+            console=Console(stderr=True, force_terminal=_force_progress() or None), transient=True,
         )
         self._progress.start()
         self._task = self._progress.add_task("scoring", total=1.0)
@@ -341,6 +350,8 @@ class _progress_bar:
     def __call__(self, stage: str, fraction: float) -> None:
         if self._progress is not None:
             self._progress.update(self._task, description=stage, completed=fraction)
+            # Stages change a few times per run: draw each at once rather than at the next 10 Hz tick.
+            self._progress.refresh()
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
@@ -358,7 +369,7 @@ def _print_score(report: dict[str, Any], result: Any, out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out)
+    console = Console(file=out, soft_wrap=True)
     console.print(
         f"Scored {report['customers']:,} customers up to {report['observation_end']} "
         f"in {report['seconds']:.2f} s ({report['engine']}); wrote {report['out']}"

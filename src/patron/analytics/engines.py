@@ -8,8 +8,11 @@ else ``local[*]``. The Spark session is created only when first asked for, with 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
@@ -92,14 +95,58 @@ def connect(engine: str = "duckdb", spark_master: str | None = None, *, threads:
         config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
-        backend = ibis.duckdb.connect(**config)
-        # Insertion order is meaningless for aggregations; not keeping it lets DuckDB stream and use
-        # less memory on big files.
-        backend.raw_sql("SET preserve_insertion_order = false")
-        return backend
+        return ibis.duckdb.connect(**config)
     if engine == "spark":
         return ibis.pyspark.connect(spark_session(spark_master))
     raise Invalid(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}.", field="engine")
+
+
+def release(backend: BaseBackend) -> None:
+    """Close a DuckDB connection made for one job so its memory goes back to the system at once.
+
+    Spark sessions are shared and cached, so they are left running.
+    """
+    if engine_of(backend) == "duckdb":
+        backend.disconnect()
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run the block with OpenBLAS (NumPy's and SciPy's) on one thread, then restore its setting.
+
+    The model fits are long chains of matrix-vector products on a few hundred thousand rows; OpenBLAS
+    hands each to a pool of spinning threads, which costs more than it saves and fights the engine's
+    threads for the cores. Measured on 1M customers: BG/NBD 4.3 s -> 1.7 s, Gamma-Gamma 3.5 s -> 0.4 s.
+    (This is what threadpoolctl does; it is not a dependency, so the library calls are made directly.)
+    """
+    controls = []
+    for path in _loaded_openblas():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
+            setter = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
+            getter = getattr(library, f"{prefix}_get_num_threads{suffix}", None)
+            if setter is not None and getter is not None:
+                controls.append((setter, int(getter())))
+                break
+    for setter, _ in controls:
+        setter(1)
+    try:
+        yield
+    finally:
+        for setter, previous in controls:
+            setter(previous)
+
+
+def _loaded_openblas() -> list[str]:
+    """Return the paths of the OpenBLAS libraries loaded in this process (Linux; elsewhere none)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        return []
 
 
 def engine_of(backend: BaseBackend) -> str:
@@ -139,7 +186,7 @@ def to_arrow(expr: ir.Table) -> pa.Table:
     DuckDB and Spark (4+) hand Arrow over natively; Ibis's generic path goes through pandas on Spark
     and converts types again on DuckDB, costing time and a second copy of the result in memory.
     """
-    backend = expr._find_backend()
+    backend = expr._find_backend(use_default=True)
     engine = engine_of(backend)
     result = None
     if engine == "duckdb":

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -29,8 +30,9 @@ import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from patron.analytics import segments as seg
+from patron.analytics.engines import release, single_threaded_blas
 from patron.analytics.lifetime import BetaGeo, GammaGamma, ParetoNBD, clv, clv_lifetimes_compatible, compress
-from patron.analytics.sources import read_transactions
+from patron.analytics.sources import Transactions, read_transactions
 from patron.analytics.summary import (
     check_time_unit,
     finish_summary,
@@ -40,13 +42,13 @@ from patron.analytics.summary import (
 from patron.errors import CannotFit, Invalid
 
 Progress = Callable[[str, float], None]
-TRANSACTION_MODELS = {"bgnbd": BetaGeo, "paretonbd": ParetoNBD}
+TRANSACTION_MODELS: dict[str, type[BetaGeo] | type[ParetoNBD]] = {"bgnbd": BetaGeo, "paretonbd": ParetoNBD}
 # Default yearly discount rate of each CLV convention: 10% a year, or lifetimes' 1% a month.
 CLV_CONVENTIONS = {"patron": 0.10, "lifetimes": 1.01**12 - 1}
 _LIFETIMES_FREQ = {"day": "D", "week": "W", "month": "M"}
 DAYS_PER_YEAR = 365.25
 # Share of the total run time each stage usually takes, so a progress bar moves evenly.
-_STAGE_WEIGHTS = {"read": 0.05, "summary": 0.6, "fit": 0.1, "predict": 0.15, "segments": 0.1}
+_STAGE_WEIGHTS = {"read": 0.05, "summary": 0.5, "monthly": 0.1, "fit": 0.2, "predict": 0.1, "segments": 0.05}
 
 SCORE_COLUMNS = (
     "p_alive",
@@ -113,6 +115,7 @@ class _UnitSpend:
     """A spend model that expects one currency unit per purchase: CLV per unit of spend."""
 
     def conditional_expected_spend(self, frequency: npt.ArrayLike, monetary_value: npt.ArrayLike) -> np.ndarray:
+        """Return 1 for every customer."""
         return np.ones(np.shape(frequency))
 
 
@@ -176,12 +179,14 @@ def score(
     done = 0.0
 
     def stage(name: str) -> Callable[[], None]:
+        """Report a stage's start to ``progress``; return the function that records its time."""
         nonlocal done
         if progress is not None:
             progress(name, min(done, 1.0))
         started = time.perf_counter()
 
         def finish() -> None:
+            """Record the stage's time and move the progress on."""
             nonlocal done
             timings[name] = time.perf_counter() - started
             done += _STAGE_WEIGHTS.get(name, 0.0)
@@ -189,6 +194,9 @@ def score(
         return finish
 
     finish = stage("read")
+    # A connection made here is closed once the engine's work is done: its hash tables would otherwise
+    # stay in this process's memory while the models are fitted.
+    owns_backend = backend is None and not isinstance(table_or_source, ir.Table | Transactions)
     transactions = read_transactions(
         table_or_source,
         customer_col=customer_col,
@@ -212,43 +220,47 @@ def score(
     del raw
     finish()
 
-    finish = stage("fit")
-    frequency = summary.column("frequency").to_numpy()
-    recency = summary.column("recency").to_numpy()
-    age = summary.column("T").to_numpy()
-    monetary = summary.column("monetary_value").to_numpy()
-    rows = distinct_rows(frequency, recency, age, scale=1.0 if integer_periods else check_time_unit(time_unit))
-    transaction_model, spend_model, fits = _fit_models(
-        model, rows, frequency, monetary, has_amount=transactions.has_amount, warnings=warnings
-    )
-    finish()
-
-    finish = stage("predict")
-    predictions = _predict(
-        transaction_model,
-        spend_model,
-        rows,
-        frequency,
-        monetary,
-        horizon=horizon,
-        discount_rate=discount_rate,
-        margin=margin,
-        time_unit=time_unit,
-        convention=clv_convention,
-        warnings=warnings,
-    )
-    finish()
-
-    finish = stage("segments")
-    columns, pareto = _segments(summary, predictions, settings=settings, margin=margin, warnings=warnings)
-    finish()
-
     arpu_monthly = arpu_transitions = None
     if monthly:
         finish = stage("monthly")
         monthly_table = monthly_revenue(transactions, observation_end=end)
         arpu_monthly = seg.arpu_tiers(monthly_table, thresholds=settings.arpu_thresholds)
         arpu_transitions = seg.arpu_transitions(arpu_monthly)
+        finish()
+    engine_name = transactions.engine
+    if owns_backend:
+        release(transactions.backend)
+
+    with single_threaded_blas():
+        finish = stage("fit")
+        frequency = summary.column("frequency").to_numpy()
+        recency = summary.column("recency").to_numpy()
+        age = summary.column("T").to_numpy()
+        monetary = summary.column("monetary_value").to_numpy()
+        rows = distinct_rows(frequency, recency, age, scale=1.0 if integer_periods else check_time_unit(time_unit))
+        transaction_model, spend_model, fits = _fit_models(
+            model, rows, frequency, monetary, has_amount=transactions.has_amount, warnings=warnings
+        )
+        finish()
+
+        finish = stage("predict")
+        predictions = _predict(
+            transaction_model,
+            spend_model,
+            rows,
+            frequency,
+            monetary,
+            horizon=horizon,
+            discount_rate=discount_rate,
+            margin=margin,
+            time_unit=time_unit,
+            convention=clv_convention,
+            warnings=warnings,
+        )
+        finish()
+
+        finish = stage("segments")
+        columns, pareto = _segments(summary, predictions, settings=settings, margin=margin, warnings=warnings)
         finish()
 
     customers = summary
@@ -267,7 +279,7 @@ def score(
         observation_end=end,
         time_unit=time_unit,
         horizon=horizon,
-        engine=transactions.engine,
+        engine=engine_name,
         settings=settings,
         arpu_monthly=arpu_monthly,
         arpu_transitions=arpu_transitions,

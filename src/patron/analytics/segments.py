@@ -169,7 +169,8 @@ class SegmentSettings:
         if unknown:
             raise Invalid(f"Unknown segment settings: {', '.join(unknown)}.")
         lifecycle = data.pop("lifecycle", None)
-        settings = cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+        settings = cls(**values)
         if lifecycle:
             rule_names = {item.name for item in fields(LifecycleRules)}
             unknown = sorted(set(lifecycle) - rule_names)

@@ -221,7 +221,8 @@ def detect_date_format(
 
     ``lines`` gives the file line of each value, so a bad one can be pointed at.
     """
-    numbered = list(zip(values, lines or [None] * len(values), strict=True))
+    line_numbers: list[int | None] = list(lines) if lines else [None] * len(values)
+    numbered = list(zip(values, line_numbers, strict=True))
     sample = [(value.strip(), line) for value, line in numbered if value is not None and value.strip()]
     if not sample:
         raise Invalid(f"The date column {label} is empty{where}.", field="date")
@@ -366,6 +367,7 @@ def _from_text(
     table = _normalise(table, has_amount="amount" in indexes, has_product="product_group" in indexes)
 
     def diagnose() -> Invalid | None:
+        """Scan the file in Python for the first bad line."""
         return _scan_text_file(path, layout, indexes, labels, fmt)
 
     file_columns = {f"c{index}": key for key, index in indexes.items()}
@@ -479,8 +481,9 @@ def _spark_text(
             quote='"',
             escape='"',
             mode="FAILFAST",
-            ignoreLeadingWhiteSpace=True,
-            ignoreTrailingWhiteSpace=True,
+            # Values are taken verbatim, as DuckDB's reader does; ids are trimmed of spaces later.
+            ignoreLeadingWhiteSpace=False,
+            ignoreTrailingWhiteSpace=False,
         )
         raw = {key: F.col(f"c{index}") for key, index in indexes.items()}
         lines = frame
@@ -647,6 +650,7 @@ def _from_parquet(path: Path, columns: Columns, backend: BaseBackend, date_forma
     table = _normalise_typed(raw, picked, fmt)
 
     def diagnose() -> Invalid | None:
+        """Check the Parquet file batch by batch for the first bad row."""
         return _scan_arrow_batches(
             pq.ParquetFile(path).iter_batches(batch_size=1 << 16, columns=list(dict.fromkeys(picked.values()))),
             picked,
@@ -688,7 +692,8 @@ def normalise_arrow(
     customer = table.column(picked["customer_id"]).combine_chunks()
     if not pa.types.is_string(customer.type):
         customer = pc.cast(customer, pa.string())
-    customer = pc.utf8_trim_whitespace(customer)
+    # Spaces only, as the engines' trim(x) does for ids read from files.
+    customer = pc.utf8_trim(customer, characters=" ")
     empty = pc.or_kleene(pc.is_null(customer), pc.equal(customer, ""))
     _raise_at_first(empty, lambda row: check_values({"customer_id": None}, None, labels, where=f"row {row + 1}"))
     arrays["customer_id"] = customer
@@ -803,7 +808,7 @@ def _from_ibis(table: ir.Table, columns: Columns, date_format: str | None) -> Tr
         fmt = detect_date_format(
             [v for v in sample.column(0).to_pylist() if v is not None], label=repr(picked["date"])
         )
-    backend = table._find_backend()
+    backend = table._find_backend(use_default=True)
     normalised = _normalise_typed(table, picked, fmt)
     return Transactions(
         normalised, backend, "the table", "amount" in picked, "product_group" in picked, labels, None
@@ -839,10 +844,19 @@ def _normalise_typed(raw: ir.Table, picked: dict[str, str], fmt: str | None) -> 
     return _normalise(raw.select(**values), has_amount="amount" in picked, has_product="product_group" in picked)
 
 
+@ibis.udf.scalar.builtin(name="trim")
+def _trim_spaces(value: str) -> str:  # type: ignore[empty-body]
+    """Remove leading and trailing spaces (DuckDB and Spark trim(x) alike).
+
+    Ibis's strip() removes tabs and newlines too and compiles to DuckDB's TRIM(x, chars), which made
+    the whole summary about 30% slower on a million customers.
+    """
+
+
 def _normalise(table: ir.Table, *, has_amount: bool, has_product: bool) -> ir.Table:
     """Give every source the same schema: trimmed string ids, dates, float amounts (0 when absent)."""
     values: dict[str, ir.Value] = {
-        "customer_id": table.customer_id.cast("string").strip(),
+        "customer_id": _trim_spaces(table.customer_id.cast("string")),
         "date": table.date.cast("date"),
         "amount": table.amount.cast("float64") if has_amount else ibis.literal(0.0, "float64"),
     }

@@ -269,9 +269,10 @@ def summary_aggregates(
     # Sources read through a validating reader cannot hold missing dates or amounts; others are checked
     # inside the same aggregation at the cost of two counts.
     check_missing = transactions is None or not getattr(transactions, "validated", False)
-    backend = table._find_backend()
+    backend = table._find_backend(use_default=True)
 
     def compute() -> pa.Table:
+        """Run the aggregation, first finding the observation end when it was not given."""
         nonlocal end
         if end is None:
             # The default end (last date) is needed before the windows can be written; keep the

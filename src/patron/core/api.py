@@ -142,7 +142,7 @@ CSV_RESPONSE = {
 def page_schema(out: type[Schema]) -> type[Schema]:
     """Return the list-page schema for ``out``: its items and the cursor of the next page."""
     name = out.__name__.removesuffix("Out") + "Page"
-    return create_model(name, __base__=Schema, items=(list[out], ...), next_cursor=(str | None, None))
+    return create_model(name, __base__=Schema, items=(list[out], ...), next_cursor=(str | None, None))  # type: ignore[valid-type]
 
 
 def schema_columns(out: type[Schema]) -> dict[str, str]:
@@ -153,9 +153,10 @@ def schema_columns(out: type[Schema]) -> dict[str, str]:
 
 
 def filter_expression(filters: Schema) -> Q | dict[str, Any]:
-    """Return the lookups a list's filters stand for."""
+    """Return the lookups a list's filters stand for; a filter left empty (``?country=``) filters nothing."""
     if isinstance(filters, FilterSchema):
-        return filters.get_filter_expression()
+        empty = {name: None for name, value in filters if value == ""}
+        return (filters.model_copy(update=empty) if empty else filters).get_filter_expression()
     return filters.model_dump()
 
 
@@ -232,6 +233,7 @@ def crud_routes(
         cursor: str | None = None,
         limit: int = settings.PATRON_PAGE_SIZE,
     ) -> Any:
+        """Return one page of the rows you may see; pass `next_cursor` back as `cursor` for the next one."""
         if not 1 <= limit <= max_limit:
             raise Invalid(f"limit must be between 1 and {max_limit}.", field="limit")
         found = records.list(
@@ -254,6 +256,7 @@ def crud_routes(
             q: str | None = None,
             order: str | None = None,
         ) -> Any:
+            """Stream every row you may see that matches the filters and `q`, sorted by `order`, as CSV."""
             rows = records.sort(records.filtered(current_user(request), filters=filter_expression(f), search=q), order)
             response = StreamingHttpResponse(export_rows(rows, columns), content_type="text/csv; charset=utf-8")
             stamp = timezone.localdate().isoformat()
@@ -268,20 +271,24 @@ def crud_routes(
         url_name=f"{kind}-detail",
     )
     def get_row(request: HttpRequest, pk: int) -> Any:
+        """Return one record you may see (404 for records you may not see)."""
         return records.get(current_user(request), pk)
 
     @router.post("", response={201: one}, summary=f"Create a {meta.verbose_name}", operation_id=f"create_{kind}")
     def create_row(request: HttpRequest, payload: create_in) -> Any:  # type: ignore[valid-type]
-        return Status(201, create(current_user(request), payload.model_dump(exclude_unset=True)))
+        """Create a record; references may use the other record's id or its `…_external_id`."""
+        return Status(201, create(current_user(request), payload.model_dump(exclude_unset=True)))  # type: ignore[attr-defined]
 
     @router.patch("/{int:pk}", response=one, summary=f"Change a {meta.verbose_name}", operation_id=f"update_{kind}")
     def update_row(request: HttpRequest, pk: int, payload: update_in) -> Any:  # type: ignore[valid-type]
-        return update(current_user(request), pk, payload.model_dump(exclude_unset=True))
+        """Change the fields given; the change is kept in the record's history."""
+        return update(current_user(request), pk, payload.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
 
     @router.delete(
         "/{int:pk}", response=Deleted, summary=f"Delete a {meta.verbose_name}", operation_id=f"delete_{kind}"
     )
     def delete_row(request: HttpRequest, pk: int) -> Any:
+        """Delete a record (members delete only their own: 403 for their team's)."""
         records.delete(current_user(request), pk)
         return {"deleted": True}
 
@@ -303,6 +310,7 @@ def crud_routes(
             },
         )
         def bulk_upsert(request: HttpRequest) -> Any:
+            """Create or update rows matched on external_id, in one transaction."""
             result = records.upsert_rows(current_user(request), iter_ndjson(request, create_in), unit="Line")
             return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
 

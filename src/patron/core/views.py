@@ -79,7 +79,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     """Show the user's overview: renewals coming up on their accounts, open tickets and accounts at risk."""
     from patron.customers import services as customers
-    from patron.engagement.views import tickets as engagement_tickets
+    from patron.engagement import services as engagement
 
     user = request.user
     today = timezone.localdate()
@@ -98,7 +98,7 @@ def home(request: HttpRequest) -> HttpResponse:
         .order_by("renews_on", "id")[:25]
     )
     tickets = (
-        engagement_tickets.filtered(user, filters={"account__owner_id": user.pk, "status__in": ["open", "pending"]})
+        engagement.tickets.filtered(user, filters={"account__owner_id": user.pk, "status__in": ["open", "pending"]})
         .select_related("account")
         .order_by("-opened_at", "-id")[:25]
     )

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -97,6 +98,15 @@ class Contact(External, TimeStamped):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         indexes = [models.Index(fields=["account", "id"]), models.Index(fields=["last_name", "id"])]
+        constraints = [
+            # Emails identify people across imports; "Ann@X.com" and "ann@x.com" are the same person.
+            models.UniqueConstraint(
+                Lower("email"),
+                name="contact_email_ci_unique",
+                violation_error_code="unique",
+                violation_error_message=_("A contact with this email already exists."),
+            )
+        ]
 
     @property
     def name(self) -> str:

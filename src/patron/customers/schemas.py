@@ -31,6 +31,11 @@ Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$
 ExternalId = Annotated[str | None, Field(None, max_length=100)]
 
 
+def upper_code(value: Any) -> Any:
+    """Return a country code trimmed and upper-cased, as it is stored (so the filter uses the index)."""
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 def lower_email(value: Any) -> Any:
     """Return an email address trimmed and lower-cased (emails are matched case-insensitively)."""
     return value.strip().lower() if isinstance(value, str) else value
@@ -69,6 +74,8 @@ class AccountIn(Schema):
     team_id: int | None = None
     lifecycle_stage: LifecycleStage = LifecycleStage.ACTIVE
 
+    _country = field_validator("country", mode="before")(upper_code)
+
 
 class AccountPatch(Schema):
     external_id: ExternalId = None
@@ -83,15 +90,19 @@ class AccountPatch(Schema):
     team_id: int | None = None
     lifecycle_stage: LifecycleStage | None = None
 
+    _country = field_validator("country", mode="before")(upper_code)
+
 
 class AccountFilters(FilterSchema):
     owner_id: int | None = None
     team_id: int | None = None
     industry: Annotated[str | None, lookup("industry__iexact")] = None
-    country: Annotated[str | None, lookup("country__iexact")] = None
+    country: str | None = Field(None, description="ISO 3166 code, in any case.")
     kind: AccountKind | None = None
     lifecycle_stage: LifecycleStage | None = None
     external_id: str | None = None
+
+    _country = field_validator("country", mode="before")(upper_code)
 
 
 # Contacts

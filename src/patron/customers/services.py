@@ -44,7 +44,7 @@ class AccountPartRecords(Records[M]):
         super().prepare(user, drafts)
         for name in self.same_account:
             attname = f"{name}_id"
-            target = self.model._meta.get_field(name).related_model
+            target: Any = self.model._meta.get_field(name).related_model
             checking = [d for d in drafts if getattr(d.obj, attname) and (d.moved(attname) or d.moved("account_id"))]
             if not checking:
                 continue
@@ -271,42 +271,43 @@ def account_timeline(
     items: list[TimelineItem] = []
     # Each source gives at most ``limit`` rows, so the merge never reads more than 4 × limit rows.
     if "interaction" in wanted:
-        qs = Interaction.objects.filter(account=account).select_related("logged_by", "contact")
+        touches = Interaction.objects.filter(account=account).select_related("logged_by", "contact")
         if channel_list:
-            qs = qs.filter(channel__in=channel_list)
+            touches = touches.filter(channel__in=channel_list)
         if before:
-            qs = qs.filter(occurred_at__lt=before)
+            touches = touches.filter(occurred_at__lt=before)
         items += [
             TimelineItem("interaction", i.occurred_at, i.subject, i.summary, i.channel, i)
-            for i in qs.order_by("-occurred_at", "-id")[:limit]
+            for i in touches.order_by("-occurred_at", "-id")[:limit]
         ]
     if "ticket" in wanted:
-        qs = Ticket.objects.filter(account=account).select_related("handled_by")
+        requests = Ticket.objects.filter(account=account).select_related("handled_by")
         if channel_list:
-            qs = qs.filter(channel__in=channel_list)
+            requests = requests.filter(channel__in=channel_list)
         if before:
-            qs = qs.filter(opened_at__lt=before)
+            requests = requests.filter(opened_at__lt=before)
         items += [
             TimelineItem("ticket", t.opened_at, t.subject, t.description, t.channel, t)
-            for t in qs.order_by("-opened_at", "-id")[:limit]
+            for t in requests.order_by("-opened_at", "-id")[:limit]
         ]
     if "order" in wanted and not channel_list:
-        qs = Order.objects.filter(account=account)
+        purchases = Order.objects.filter(account=account)
         if before:
-            qs = qs.filter(ordered_at__lt=before.date() if before.time() == time(0) else before.date() + timedelta(1))
+            last_day = before.date() if before.time() == time(0) else before.date() + timedelta(1)
+            purchases = purchases.filter(ordered_at__lt=last_day)
         items += [
             TimelineItem(
                 "order", _as_datetime(o.ordered_at), f"{o.amount} {o.currency}", o.get_channel_display(), "", o
             )
-            for o in qs.order_by("-ordered_at", "-id")[:limit]
+            for o in purchases.order_by("-ordered_at", "-id")[:limit]
         ]
     if "survey" in wanted and not channel_list:
-        qs = SurveyResponse.objects.filter(account=account).select_related("contact")
+        answers = SurveyResponse.objects.filter(account=account).select_related("contact")
         if before:
-            qs = qs.filter(responded_at__lt=before)
+            answers = answers.filter(responded_at__lt=before)
         items += [
             TimelineItem("survey", s.responded_at, s.get_stage_display(), s.comment, "", s)
-            for s in qs.order_by("-responded_at", "-id")[:limit]
+            for s in answers.order_by("-responded_at", "-id")[:limit]
         ]
     items = [i for i in items if before is None or i.occurred_at < before]
     items.sort(key=lambda i: i.occurred_at, reverse=True)

@@ -26,8 +26,11 @@ from django.views.decorators.http import require_http_methods
 from patron.core.models import Team
 from patron.customers import services
 from patron.customers.models import Account, LifecycleStage
+from patron.engagement import services as engagement
 from patron.engagement.models import Channel, TicketStatus
 from patron.errors import Invalid
+from patron.feedback import services as feedback
+from patron.pipeline import services as pipeline
 
 PAGE_SIZE = 50
 TIMELINE_PAGE = 50
@@ -125,9 +128,6 @@ def _distinct(qs: Any, field: str) -> list[str]:
 
 def account_facts(user: Any, account: Account) -> dict[str, Any]:
     """Return the key figures of an account: revenue over the last 12 months, open tickets and the latest NPS."""
-    from patron.engagement.views import tickets
-    from patron.feedback.views import survey_responses
-
     since = timezone.localdate() - timedelta(days=365)
     revenue = list(
         services.orders.filtered(user, filters={"account_id": account.pk, "ordered_at__gte": since})
@@ -141,9 +141,11 @@ def account_facts(user: Any, account: Account) -> dict[str, Any]:
         .annotate(total=Sum("monthly_amount"))
         .order_by("-total")
     )
-    open_tickets = tickets.filtered(user, filters={"account_id": account.pk, "status__in": OPEN_TICKET_STATUSES})
+    open_tickets = engagement.tickets.filtered(
+        user, filters={"account_id": account.pk, "status__in": OPEN_TICKET_STATUSES}
+    )
     latest_nps = (
-        survey_responses.filtered(user, filters={"account_id": account.pk, "nps__isnull": False})
+        feedback.survey_responses.filtered(user, filters={"account_id": account.pk, "nps__isnull": False})
         .order_by("-responded_at", "-id")
         .first()
     )
@@ -207,7 +209,6 @@ def timeline_context(user: Any, account: Account, params: Any) -> dict[str, Any]
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show everything about one account: key facts, contacts, the merged timeline, deals and subscriptions."""
     from patron.engagement.views import InteractionForm, contact_choices
-    from patron.pipeline.views import deals
 
     user = request.user
     account = services.accounts.get(user, pk)
@@ -221,7 +222,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "facts": account_facts(user, account),
         "contacts": contact_list,
         "deals": list(
-            deals.filtered(user, filters={"account_id": account.pk})
+            pipeline.deals.filtered(user, filters={"account_id": account.pk})
             .select_related("owner")
             .order_by("closed_on", "expected_close", "-id")[:50]
         ),
@@ -253,9 +254,6 @@ def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show a contact: details, consent, and their interactions, tickets and survey answers."""
-    from patron.engagement.views import interactions, tickets
-    from patron.feedback.views import survey_responses
-
     user = request.user
     contact = services.contacts.get(user, pk)
     mine = {"contact_id": contact.pk}
@@ -263,10 +261,12 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact": contact,
         "account": contact.account,
         "interactions": list(
-            interactions.filtered(user, filters=mine).select_related("logged_by").order_by("-occurred_at", "-id")[:50]
+            engagement.interactions.filtered(user, filters=mine)
+            .select_related("logged_by")
+            .order_by("-occurred_at", "-id")[:50]
         ),
-        "tickets": list(tickets.filtered(user, filters=mine).order_by("-opened_at", "-id")[:50]),
-        "surveys": list(survey_responses.filtered(user, filters=mine).order_by("-responded_at", "-id")[:50]),
+        "tickets": list(engagement.tickets.filtered(user, filters=mine).order_by("-opened_at", "-id")[:50]),
+        "surveys": list(feedback.survey_responses.filtered(user, filters=mine).order_by("-responded_at", "-id")[:50]),
         "can_erase": services.can_erase(user),
     }
     return render(request, "customers/contact_detail.html", context)

@@ -26,9 +26,12 @@ class CellError(ValueError):
     """A cell whose value cannot be used; the message says why and ends up in the row error."""
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def normal(text: str) -> str:
     """Return ``text`` folded for loose matching: lower case, letters and digits only ("Closed Won" -> "closedwon")."""
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
+    return _NOT_ALNUM.sub("", text.casefold())
 
 
 def as_text(value: Any) -> str:
@@ -50,7 +53,8 @@ def as_text(value: Any) -> str:
 
 _PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _GROUPED_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+")
-_CURRENCY_NOISE = re.compile(r"^[^\d\-(]*|[^\d)]*$")
+_CURRENCY = r"(?:[A-Z]{3}|[$€£¥₽₹]|zł|kr|лв\.?|руб\.?)"
+_CURRENCY_NOISE = re.compile(rf"^{_CURRENCY}|{_CURRENCY}$")
 
 
 def parse_decimal(value: Any) -> Decimal:
@@ -64,7 +68,9 @@ def parse_decimal(value: Any) -> Decimal:
     text = as_text(value)
     if _PLAIN_NUMBER.fullmatch(text):
         return Decimal(text)
-    cleaned = _CURRENCY_NOISE.sub("", text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace("'", ""))
+    cleaned = _CURRENCY_NOISE.sub(
+        "", text.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace("'", "")
+    )
     negative = cleaned.startswith("(") and cleaned.endswith(")")
     cleaned = cleaned.strip("()")
     if "," in cleaned and "." in cleaned:
@@ -221,6 +227,7 @@ class Choices:
 
     def __init__(self, choices: Iterable[tuple[Any, Any]], extra: dict[str, str] | None = None):
         self.values = [str(value) for value, _label in choices]
+        self.exact = frozenset(self.values)
         self.lookup: dict[str, str] = {}
         for value, label in choices:
             self.lookup.setdefault(normal(str(label)), str(value))
@@ -232,6 +239,8 @@ class Choices:
     def __call__(self, value: Any) -> str:
         """Return the stored value the cell names."""
         text = as_text(value)
+        if text in self.exact:
+            return text
         found = self.lookup.get(normal(text))
         if found is None:
             raise CellError(

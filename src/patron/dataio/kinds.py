@@ -68,7 +68,7 @@ class Kind:
     refs: dict[str, Ref] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     choice_words: dict[str, dict[str, str]] = field(default_factory=dict)
-    complete: Callable[[dict[str, Any], set[str]], None] | None = None
+    complete: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def label(self) -> str:
@@ -86,12 +86,11 @@ class Kind:
         return self.model._meta.get_field(name)  # type: ignore[return-value]
 
 
-def _close_won_and_lost(values: dict[str, Any], given: set[str]) -> None:
+def _close_won_and_lost(values: dict[str, Any]) -> None:
     """Give a closed deal its close date: exports of other CRMs keep only one "Close Date"."""
-    if values.get("stage") in (DealStage.WON, DealStage.LOST) and not values.get("closed_on"):
-        if values.get("expected_close"):
-            values["closed_on"] = values["expected_close"]
-            given.add("closed_on")
+    closed = values.get("stage") in (DealStage.WON, DealStage.LOST)
+    if closed and not values.get("closed_on") and values.get("expected_close"):
+        values["closed_on"] = values["expected_close"]
 
 
 KINDS: dict[str, Kind] = {
@@ -137,8 +136,8 @@ KINDS: dict[str, Kind] = {
         Kind(
             "products",
             Product,
-            ("external_id", "sku", "name", "product_group"),
-            keys=("external_id", "sku"),
+            ("sku", "external_id", "name", "product_group"),
+            keys=("sku",),
             aliases={"product_code": "sku", "group": "product_group"},
         ),
         Kind(

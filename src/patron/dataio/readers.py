@@ -14,6 +14,7 @@ import hashlib
 import io
 import re
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
@@ -29,7 +30,7 @@ _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
 
 
-class Table:
+class Table(ABC):
     """A file opened for import: its header, its rows as they stream in, how far reading has got, and its hash."""
 
     format = ""
@@ -41,25 +42,29 @@ class Table:
         self.header_row = 1
         self.delimiter = ""
 
+    @abstractmethod
+    def open(self) -> None:
+        """Read the file up to and including its header row."""
+
+    @abstractmethod
     def rows(self) -> Iterator[tuple[int, Sequence[Any]]]:
         """Yield ``(row number, cells)`` for every non-empty row under the header."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def position(self) -> int:
         """Return how far reading has got, in the unit of :attr:`total`."""
-        raise NotImplementedError
 
     @property
     def total(self) -> int | None:
         """Return the size of the whole file in the unit of :attr:`position` (None when unknown)."""
         return self.size
 
+    @abstractmethod
     def sha256(self) -> str:
         """Return the SHA-256 of the file's bytes (reading what is left unread, if anything)."""
-        raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most readers hold nothing open beyond the caller's file
         """Release what the reader holds open."""
 
 
@@ -91,7 +96,7 @@ def open_table(source: IO[bytes], *, name: str = "") -> Table:
         )
     table: Table = XlsxTable(source, size) if head == _XLSX_MAGIC else CsvTable(source, size)
     try:
-        table.open()  # type: ignore[attr-defined]
+        table.open()
     except BaseException:
         table.close()
         raise

@@ -63,7 +63,7 @@ B2C_CATALOG: tuple[Item, ...] = (
     Item("PH-LITE", "Smartphone Lite", "Phones", 149),
     Item("PH-A15", "Smartphone A15", "Phones", 249),
     Item("PH-PRO", "Smartphone Pro", "Phones", 999),
-    Item("DEV-TAB", "Tablet 10\"", "Devices", 329),
+    Item("DEV-TAB", 'Tablet 10"', "Devices", 329),
     Item("DEV-WATCH", "Smartwatch", "Devices", 199),
     Item("DEV-ROUTER", "Mesh Wi-Fi router", "Devices", 89),
     Item("ACC-CASE", "Phone case", "Accessories", 19),

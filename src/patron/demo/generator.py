@@ -46,7 +46,9 @@ SIZES: dict[str, dict[str, Any]] = {
     "small": {"kind": "company", "accounts": 2000},
     "large": {"kind": "person", "accounts": 1_000_000},
 }
-SCALE_KEYS = frozenset({"kind", "accounts", "contacts", "orders", "interactions", "tickets", "leads", "campaigns", "chunk"})
+SCALE_KEYS = frozenset(
+    {"kind", "accounts", "contacts", "orders", "interactions", "tickets", "leads", "campaigns", "chunk"}
+)
 
 # Trajectories an account follows over the three years.
 STEADY, GROWING, CHURNED, AT_RISK, ONBOARDING, PROSPECT = range(6)
@@ -60,8 +62,22 @@ ORDER_BASE = {"company": 1500.0, "person": 48.0}
 SECONDS_PER_DAY = 86400
 # Share of customers who answer each survey: B2B accounts answer often, consumers rarely.
 SURVEY_RESPONSE_RATES = {
-    "company": {"onboarding": 0.7, "qbr": 0.55, "relationship": 0.3, "renewal": 0.6, "after_ticket": 0.3, "purchase": 0.0},
-    "person": {"onboarding": 0.08, "qbr": 0.0, "relationship": 0.04, "renewal": 0.05, "after_ticket": 0.2, "purchase": 0.05},
+    "company": {
+        "onboarding": 0.7,
+        "qbr": 0.55,
+        "relationship": 0.3,
+        "renewal": 0.6,
+        "after_ticket": 0.3,
+        "purchase": 0.0,
+    },
+    "person": {
+        "onboarding": 0.08,
+        "qbr": 0.0,
+        "relationship": 0.04,
+        "renewal": 0.05,
+        "after_ticket": 0.2,
+        "purchase": 0.05,
+    },
 }
 
 
@@ -248,16 +264,14 @@ class _Builder:
         day = np.clip(day, -4000, self.days - 1)
         return self.epoch_second + day * SECONDS_PER_DAY + (hours * 3600).astype(np.int64)
 
-    def day_numbers(self, days: np.ndarray) -> np.ndarray:
-        """Return day numbers since 1970 for window days."""
-        return self.epoch_day + np.floor(np.asarray(days)).astype(np.int64)
-
     # Reference data
 
     def _make_users(self) -> None:
         """Create teams, staff in every job function and the demo users (all but the admin)."""
         names = cat.TEAM_NAMES[self.kind]
-        teams = {name: Team.objects.get_or_create(name=name)[0] for name in (*names, cat.SUPPORT_TEAM, cat.MARKETING_TEAM)}
+        teams = {
+            name: Team.objects.get_or_create(name=name)[0] for name in (*names, cat.SUPPORT_TEAM, cat.MARKETING_TEAM)
+        }
         self.password_hash = make_password(cat.DEMO_PASSWORD)
         self.tier_owners: list[list[tuple[int, str]]] = [[], [], []]
         self.function_users: dict[str, list[int]] = {f: [] for f in cat.FUNCTIONS}
@@ -350,10 +364,34 @@ class _Builder:
             ends = day + dt.timedelta(days=length)
             stamp = self.writer.datetime(dt.datetime.combine(day, dt.time(9), dt.UTC) - dt.timedelta(days=21))
             name = template.format(q=quarter, y=day.year)
-            rows.append((int(ids[k]), None, stamp, stamp, name, chosen[k], f"{price:.2f}", "EUR", day.isoformat(), ends.isoformat()))
+            rows.append(
+                (
+                    int(ids[k]),
+                    None,
+                    stamp,
+                    stamp,
+                    name,
+                    chosen[k],
+                    f"{price:.2f}",
+                    "EUR",
+                    day.isoformat(),
+                    ends.isoformat(),
+                )
+            )
         self.writer.write(
             Campaign,
-            ("id", "external_id", "created_at", "updated_at", "name", "channel", "cost", "currency", "starts_on", "ends_on"),
+            (
+                "id",
+                "external_id",
+                "created_at",
+                "updated_at",
+                "name",
+                "channel",
+                "cost",
+                "currency",
+                "starts_on",
+                "ends_on",
+            ),
             rows,
         )
 
@@ -458,7 +496,9 @@ class _Builder:
     ) -> None:
         n = len(a)
         if self.b2b:
-            extra = self._counts(rng, weights["contacts"], max(self.counts["contacts"] - self.counts["accounts"], 0), "contacts")
+            extra = self._counts(
+                rng, weights["contacts"], max(self.counts["contacts"] - self.counts["accounts"], 0), "contacts"
+            )
             a.contact_count = 1 + extra
         else:
             a.contact_count = np.ones(n, dtype=np.int64)
@@ -578,7 +618,11 @@ class _Builder:
         today = self.days
         recurring = [n for n, i in enumerate(items) if i.recurring]
         if self.b2b:
-            plan_for_tier = [self.sku_index["ERP-ENTERPRISE"], self.sku_index["ERP-BUSINESS"], self.sku_index["ERP-STARTER"]]
+            plan_for_tier = [
+                self.sku_index["ERP-ENTERPRISE"],
+                self.sku_index["ERP-BUSINESS"],
+                self.sku_index["ERP-STARTER"],
+            ]
             support = [self.sku_index[s] for s in ("SUP-STANDARD", "SUP-PREMIUM", "SUP-247")]
             modules = [n for n in recurring if items[n].group == "Modules"]
         else:
@@ -594,7 +638,7 @@ class _Builder:
             if self.b2b:
                 tier = int(a.tier[row])
                 plan = plan_for_tier[tier]
-                monthly = round(items[plan].price * max(0.6, value ** 0.35) * py.lognormvariate(0, 0.15), -1)
+                monthly = round(items[plan].price * max(0.6, value**0.35) * py.lognormvariate(0, 0.15), -1)
                 plans[row] = monthly
                 lines.append((plan, monthly, start, None, ""))
                 if py.random() < 0.6:
@@ -704,7 +748,17 @@ class _Builder:
             Order,
             ("id", "external_id", "created_at", "updated_at", "account", "ordered_at", "amount", "currency", "channel"),
             [
-                (ids[k], f"SO-{ids[k]:08d}", stamps[k], stamps[k], account_ids[k], dates[k], amounts[k], "EUR", channels[k])
+                (
+                    ids[k],
+                    f"SO-{ids[k]:08d}",
+                    stamps[k],
+                    stamps[k],
+                    account_ids[k],
+                    dates[k],
+                    amounts[k],
+                    "EUR",
+                    channels[k],
+                )
                 for k in range(total)
             ],
         )
@@ -719,7 +773,16 @@ class _Builder:
             OrderLine,
             ("id", "created_at", "updated_at", "order", "product", "quantity", "unit_price", "amount"),
             [
-                (line_ids[k], line_stamps[k], line_stamps[k], order_of_line[k], products[k], f"{quantities[k]}.000", units[k], line_amounts[k])
+                (
+                    line_ids[k],
+                    line_stamps[k],
+                    line_stamps[k],
+                    order_of_line[k],
+                    products[k],
+                    f"{quantities[k]}.000",
+                    units[k],
+                    line_amounts[k],
+                )
                 for k in range(len(line_ids))
             ],
         )
@@ -899,7 +962,12 @@ class _Builder:
         subscribers = np.flatnonzero(a.customer)
         years = np.clip((end[subscribers] - a.start[subscribers]) // 365, 0, None).astype(np.int64)
         owner, pos = expand(years)
-        add(subscribers[owner], a.start[subscribers][owner] + 365 * (pos + 1) - rng.uniform(5, 30, len(owner)), "renewal", rate["renewal"])
+        add(
+            subscribers[owner],
+            a.start[subscribers][owner] + 365 * (pos + 1) - rng.uniform(5, 30, len(owner)),
+            "renewal",
+            rate["renewal"],
+        )
         done = ~np.isnan(tickets["resolved"])
         ticket_rows = np.flatnonzero(done)
         slow = np.where(tickets["hours"][ticket_rows] > 48, -0.2, 0.1)
@@ -922,7 +990,9 @@ class _Builder:
         nps = np.clip(np.round(rng.normal(1.5 + 8.8 * health, 1.4)), 0, 10).astype(np.int64)
         csat = np.clip(np.round(rng.normal(1.2 + 3.9 * health, 0.6)), 1, 5).astype(np.int64)
         ces = np.clip(np.round(rng.normal(1.5 + 5.5 * health, 0.9)), 1, 7).astype(np.int64)
-        asks_nps = np.isin(stage, ["qbr", "renewal", "relationship"]) | ((stage == "onboarding") & (rng.random(n) < 0.3))
+        asks_nps = np.isin(stage, ["qbr", "renewal", "relationship"]) | (
+            (stage == "onboarding") & (rng.random(n) < 0.3)
+        )
         asks_csat = np.isin(stage, ["onboarding", "after_ticket", "purchase", "renewal"])
         asks_ces = np.isin(stage, ["onboarding", "after_ticket"])
         comment_pick = rng.integers(0, 1 << 20, n).tolist()
@@ -982,7 +1052,11 @@ class _Builder:
         for k, (row, campaign, day) in enumerate(wanted):
             first, last, first_ascii, last_ascii = a.primary[row]
             country = COUNTRIES[int(a.country[row])]
-            source = self.campaign_channel[campaign] if campaign is not None else py.choice(("Referral", "Website", "Partner"))
+            source = (
+                self.campaign_channel[campaign]
+                if campaign is not None
+                else py.choice(("Referral", "Website", "Partner"))
+            )
             owner = int(a.owner[row]) if a.owner_function[row] == 1 else py.choice(self.function_users["sales"])
             rows.append(
                 (ids[k], None, stamps[k], converted[k], f"{first} {last}", a.names[row][:200],
@@ -1062,7 +1136,22 @@ class _Builder:
             if closed:
                 path.append((outcome, close))
             reason = py.choice(cat.WON_REASONS if outcome == "won" else cat.LOST_REASONS) if closed else ""
-            deals.append((row, owner, kind, name, outcome, amount, close if closed else None, close, lead, campaign, reason, path))
+            deals.append(
+                (
+                    row,
+                    owner,
+                    kind,
+                    name,
+                    outcome,
+                    amount,
+                    close if closed else None,
+                    close,
+                    lead,
+                    campaign,
+                    reason,
+                    path,
+                )
+            )
 
         modules = [i for i in self.items if i.group == "Modules"]
         for row in range(len(a)):
@@ -1076,7 +1165,17 @@ class _Builder:
                 if py.random() < 0.7:
                     reached = py.randint(1, 4)
                     close = days + py.uniform(20, 120)
-                    add(row, owner, "new", f"{short} – first order", close, amount, stages[reached - 1], close - start, reached)
+                    add(
+                        row,
+                        owner,
+                        "new",
+                        f"{short} – first order",
+                        close,
+                        amount,
+                        stages[reached - 1],
+                        close - start,
+                        reached,
+                    )
                 else:
                     add(row, owner, "new", f"{short} – first order", days - py.uniform(5, 60), amount, "lost",
                         py.uniform(30, 90), py.randint(1, 4))  # fmt: skip
@@ -1088,10 +1187,29 @@ class _Builder:
             year = 1
             stop = min(end, days - 1)
             while start + 365 * year < stop:
-                add(row, owner, "renewal", f"{short} – renewal {year}", start + 365 * year, 12 * monthly, "won", py.uniform(20, 60))
+                add(
+                    row,
+                    owner,
+                    "renewal",
+                    f"{short} – renewal {year}",
+                    start + 365 * year,
+                    12 * monthly,
+                    "won",
+                    py.uniform(20, 60),
+                )
                 year += 1
             if traj == CHURNED:
-                add(row, owner, "renewal", f"{short} – renewal {year}", end, 12 * monthly, "lost", py.uniform(20, 60), py.randint(2, 4))
+                add(
+                    row,
+                    owner,
+                    "renewal",
+                    f"{short} – renewal {year}",
+                    end,
+                    12 * monthly,
+                    "lost",
+                    py.uniform(20, 60),
+                    py.randint(2, 4),
+                )
             elif start + 365 * year - days < 90:
                 reached = py.randint(2, 4)
                 add(row, owner, "renewal", f"{short} – renewal {year}", start + 365 * year, 12 * monthly, stages[reached - 1],

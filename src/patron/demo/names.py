@@ -183,15 +183,3 @@ class CompanyNames:
     def domain(name: str, country: Country) -> str:
         """Return the web domain a company called ``name`` would own."""
         return f"{ascii_slug(name, 2)[:30]}.{country.tld}"
-
-
-def phone_numbers(country: Country, digits: list[int]) -> str:
-    """Fill the country's phone pattern with ``digits`` (one digit per ``#``)."""
-    out, i = [], 0
-    for ch in country.phone:
-        if ch == "#":
-            out.append(str(digits[i % len(digits)]))
-            i += 1
-        else:
-            out.append(ch)
-    return "".join(out)

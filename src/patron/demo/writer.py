@@ -78,12 +78,12 @@ class BulkWriter:
         for f in model._meta.concrete_fields:
             if f.name in names or f.attname in names:
                 continue
-            if f.has_default():
-                value = f.get_db_prep_save(f.get_default(), connection)
-            elif f.null:
-                value = None
-            else:
-                raise ValueError(f"The demo writer has no value for {model.__name__}.{f.name}; add it to the generator.")
+            value = f.get_default()  # what Django would store for a field left out: its default, "" or None
+            if value is None and not f.null:
+                raise ValueError(
+                    f"The demo writer has no value for {model.__name__}.{f.name}; add it to the generator."
+                )
+            value = f.get_db_prep_save(value, connection)
             extra.append(f)
             constants.append(value)
         quote = connection.ops.quote_name

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from patron.core.models import User
 from patron.core.services import Draft
-from patron.customers.services import AccountPartRecords
+from patron.customers.services import AccountPartRecords, accounts
 from patron.engagement.models import Interaction, Ticket, TicketStatus
 
 CLOSED_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
@@ -82,8 +82,9 @@ tickets = TicketRecords(
 
 def log_interaction(user: User, account_id: int, data: Mapping[str, Any]) -> Interaction:
     """Log a touchpoint with an account as the user, in their job function (what the account page's form does)."""
+    account = accounts.get(user, account_id)
     fields = {k: v for k, v in data.items() if k not in ("logged_as", "account_external_id")}
-    return interactions.create(user, {**fields, "account_id": account_id, "logged_by_id": user.pk})
+    return interactions.create(user, {**fields, "account_id": account.pk, "logged_by_id": user.pk})
 
 
 def forget_contact_text(contact_id: int) -> None:

@@ -19,22 +19,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from patron.core.pagination import keyset_page
-from patron.core.services import Records
 from patron.customers import services as customers
 from patron.customers.services import TimelineItem
 from patron.engagement import services
-from patron.engagement.models import Channel, Direction, Interaction, Outcome, Severity, Ticket, TicketStatus
+from patron.engagement.models import Channel, Direction, Outcome, Severity, TicketStatus
 from patron.errors import Invalid
+from patron.feedback import services as feedback
 
 PAGE_SIZE = 50
-
-# The engagement services are being written alongside these pages; until they land, plain Records do the same job.
-interactions: Records = getattr(services, "interactions", None) or Records(
-    Interaction, search_fields=("subject",), orderings=("occurred_at",)
-)
-tickets: Records = getattr(services, "tickets", None) or Records(
-    Ticket, search_fields=("subject",), orderings=("opened_at",)
-)
 
 
 def contact_choices(contacts: list[Any]) -> list[tuple[Any, str]]:
@@ -85,14 +77,6 @@ class InteractionForm(forms.Form):
         self.add_error(name if name in self.fields else None, exc.message)
 
 
-def _log_interaction(user: Any, account_id: int, data: dict[str, Any]) -> Interaction:
-    if hasattr(services, "log_interaction"):
-        return services.log_interaction(user, account_id, data)
-    return interactions.create(
-        user, {**data, "account_id": account_id, "logged_by_id": user.pk, "logged_as": user.job_function}
-    )
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def log_interaction(request: HttpRequest, account_id: int) -> HttpResponse:
@@ -106,7 +90,7 @@ def log_interaction(request: HttpRequest, account_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
-                interaction = _log_interaction(user, account.pk, form.service_data())
+                interaction = services.log_interaction(user, account.pk, form.service_data())
         except Invalid as exc:
             form.add_service_error(exc)
         else:
@@ -169,9 +153,11 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     if "account_name" in filters:
         filters["account__name__icontains"] = filters.pop("account_name")
     account = customers.accounts.get(user, chosen["account_id"]) if "account_id" in chosen else None
-    order = tickets.check_order("-opened_at" if "opened_at" in tickets.orderings else None)
+    order = services.tickets.check_order("-opened_at")
     page = keyset_page(
-        tickets.filtered(user, filters=filters, search=search).select_related("account", "handled_by", "contact"),
+        services.tickets.filtered(user, filters=filters, search=search).select_related(
+            "account", "handled_by", "contact"
+        ),
         order=order,
         cursor=request.GET.get("cursor"),
         limit=PAGE_SIZE,
@@ -196,8 +182,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show one ticket with its account, contact, handling and the survey answers that followed it."""
-    from patron.feedback.views import survey_responses
-
-    ticket = tickets.get(request.user, pk)
-    surveys = survey_responses.filtered(request.user, filters={"ticket_id": ticket.pk}).order_by("-responded_at")[:20]
+    ticket = services.tickets.get(request.user, pk)
+    surveys = feedback.survey_responses.filtered(request.user, filters={"ticket_id": ticket.pk}).order_by(
+        "-responded_at"
+    )[:20]
     return render(request, "engagement/ticket_detail.html", {"ticket": ticket, "surveys": list(surveys)})

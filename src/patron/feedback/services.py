@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import Q
 
+from patron.core.models import User
+from patron.core.services import Draft
 from patron.customers.services import AccountPartRecords
+from patron.errors import Invalid
 from patron.feedback.models import SurveyResponse
 
 
 class SurveyResponseRecords(AccountPartRecords[SurveyResponse]):
-    """Survey responses: the contact and the ticket they follow must be the account's own."""
+    """Survey responses: at least one score; the contact and the ticket they follow must be the account's own."""
 
     same_account = ("contact", "ticket")
+
+    def prepare(self, user: User, drafts: Sequence[Draft[SurveyResponse]]) -> None:
+        """Refuse a response without any score, naming the first score field (the model's rule has no field)."""
+        super().prepare(user, drafts)
+        for d in drafts:
+            if d.obj.nps is None and d.obj.csat is None and d.obj.ces is None:
+                raise d.fail(Invalid("nps: give at least one of nps, csat or ces.", field="nps"))
 
 
 survey_responses = SurveyResponseRecords(

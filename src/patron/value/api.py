@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Query, Router
 
 from patron.core.api import current_user
@@ -21,7 +22,7 @@ router = Router(tags=["value"])
 
 def _check_limit(limit: int) -> None:
     if not 1 <= limit <= settings.PATRON_MAX_PAGE_SIZE:
-        raise Invalid(f"limit must be between 1 and {settings.PATRON_MAX_PAGE_SIZE}.", field="limit")
+        raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": settings.PATRON_MAX_PAGE_SIZE}, field="limit")
 
 
 @router.get("/value/runs", response=schemas.RunPage, summary="List scoring runs, newest first")
@@ -117,10 +118,10 @@ def account_value(request: HttpRequest, account_id: int) -> Any:
 def segments(request: HttpRequest, run: int | None = None, scope: str = "all") -> Any:
     """Return the segments of the latest run (or ``run``): the whole base, or ``scope=visible`` accounts."""
     user = current_user(request)
-    chosen = services.get_run(user, run) if run is not None else None
+    chosen = services.get_finished_run(user, run) if run is not None else None
     data = services.segments(user, run=chosen, scope=scope)
     if data is None:
-        raise NotFound("No scoring run has finished yet; start one with POST /api/v1/value/runs.")
+        raise NotFound(_("No scoring run has finished yet; start one with POST /api/v1/value/runs."))
     shown = chosen or services.latest_run()
     return {**data, "run_id": shown.pk, "observation_end": shown.observation_end}
 
@@ -132,13 +133,13 @@ def transitions(
     """Return the tier transition matrix from ``from_run`` (default: the run before) to ``to_run`` (latest)."""
     user = current_user(request)
     if scope not in ("all", "visible"):
-        raise Invalid("scope must be 'all' or 'visible'.", field="scope")
-    target = services.get_run(user, to_run) if to_run is not None else services.latest_run()
+        raise Invalid(_("scope must be 'all' or 'visible'."), field="scope")
+    target = services.get_finished_run(user, to_run) if to_run is not None else services.latest_run()
     if target is None:
-        raise NotFound("No scoring run has finished yet.")
-    source = services.get_run(user, from_run) if from_run is not None else target.previous_run
+        raise NotFound(_("No scoring run has finished yet."))
+    source = services.get_finished_run(user, from_run) if from_run is not None else target.previous_run
     if source is None:
-        raise NotFound(f"Scoring run {target.pk} has no earlier run to compare with.")
+        raise NotFound(_("Scoring run %(id)s has no earlier run to compare with.") % {"id": target.pk})
     restrict = scope == "visible" and not services.is_unrestricted(user)
     return services.tier_transitions(source, target, user=user if restrict else None)
 

@@ -129,6 +129,16 @@ def get_run(user: User, run_id: int) -> ScoreRun:
     return run
 
 
+def get_finished_run(user: User, run_id: int) -> ScoreRun:
+    """Return a run that finished successfully (one with results), or raise NotFound."""
+    run = get_run(user, run_id)
+    if run.status != RunStatus.SUCCEEDED:
+        raise NotFound(
+            _("Scoring run %(id)s has no results (it is %(status)s).") % {"id": run_id, "status": run.status}
+        )
+    return run
+
+
 def list_runs(user: User, *, cursor: str | None = None, limit: int = 50) -> Page:
     """Return one page of runs, newest first."""
     from patron.core.pagination import keyset_page
@@ -472,6 +482,13 @@ def _start_run(user: User | None, run: ScoreRun | int | None, engine: str | None
             raise NotFound(_("Scoring run %(id)s not found.") % {"id": run})
         run = found
     since = timezone.now() - STALE_AFTER
+    # A run still "running" long after it started was cut short (worker killed, machine restarted).
+    ScoreRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=since).update(
+        status=RunStatus.FAILED,
+        finished_at=timezone.now(),
+        error=_("Abandoned: the run did not finish within %(hours)s hours.")
+        % {"hours": int(STALE_AFTER.total_seconds() // 3600)},
+    )
     busy = ScoreRun.objects.filter(status=RunStatus.RUNNING, started_at__gte=since)
     if run is not None:
         busy = busy.exclude(pk=run.pk)
@@ -852,13 +869,10 @@ def _rfm_position(name: str) -> int:
 
 
 def histogram_edges(largest: float) -> list[float]:
-    """Return log-spaced bin edges 1, 2, 5, 10, 20, 50… up to the first edge above ``largest``."""
+    """Return log-spaced bin edges 1, 3, 10, 30, 100… (two bins a decade) up to the first edge above ``largest``."""
     edges = [1.0]
-    steps = (2.0, 2.5, 2.0)  # 1 -> 2 -> 5 -> 10
-    position = 0
     while edges[-1] <= largest:
-        edges.append(round(edges[-1] * steps[position % 3], 6))
-        position += 1
+        edges.append(round(edges[-1] * (3.0 if len(edges) % 2 else 10.0 / 3.0)))
     return edges
 
 
@@ -1057,6 +1071,9 @@ def latest_scores(
     order: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    *,
+    account_filters: Mapping[str, Any] | None = None,
+    search: str | None = None,
 ) -> Page:
     """Return one keyset page of the visible accounts' scores in the latest run (or ``filters.run``).
 
@@ -1072,10 +1089,19 @@ def latest_scores(
     run, qs = scores_query(user, filters)
     if run is None:
         return Page([], None)
-    qs = qs.select_related("account", "run")
+    if account_filters:
+        qs = qs.filter(**{f"account__{k}": v for k, v in account_filters.items() if v is not None and v != ""})
+    if search and search.strip():
+        text = search.strip()
+        qs = qs.filter(Q(account__name__icontains=text) | Q(account__external_id__icontains=text))
+    # The run is already loaded: join only the account (the run's JSON results would come once per row).
+    qs = qs.select_related("account")
     name = "account_id" if order.lstrip("-") == "account" else order.lstrip("-")
     descending = order.startswith("-")
-    return _keyset_nulls_last(qs, order, name, descending, decoded, limit, run.pk)
+    page = _keyset_nulls_last(qs, order, name, descending, decoded, limit, run.pk)
+    for score in page.items:
+        score.run = run
+    return page
 
 
 def _keyset_nulls_last(
@@ -1227,6 +1253,7 @@ def account_value(user: User, account_id: int) -> dict[str, Any] | None:
     history = list(
         AccountScore.objects.filter(account_id=account_id, run__status=RunStatus.SUCCEEDED)
         .select_related("run")
+        .defer(*(f"run__{name}" for name in _RUN_BIG_FIELDS))
         .order_by("-run_id")[:HISTORY_RUNS]
     )
     if not history:
@@ -1262,30 +1289,64 @@ def account_value(user: User, account_id: int) -> dict[str, Any] | None:
     }
 
 
-def accounts_with_value(
-    accounts: QuerySet[Account],
+def account_value_q(
+    filters: Mapping[str, Any] | None = None,
     *,
     tier: str | None = None,
     lifecycle_class: str | None = None,
     rfm_segment: str | None = None,
-) -> QuerySet[Account]:
-    """Annotate accounts with ``value_tier``, ``value_lifecycle`` and ``value_clv`` of the latest run, and
-    narrow them by tier, lifecycle class or RFM segment (for the accounts list)."""
+) -> Q:
+    """Return a Q on Account: ``filters`` (field lookups) and, when given, a tier, lifecycle class or RFM
+    segment in the latest run (for the accounts list: ``Records.list(user, filters=account_value_q(...))``)."""
+    q = Q(**{k: v for k, v in (filters or {}).items() if v is not None and v != ""})
+    narrowed = ScoreFilters(tier=tier, lifecycle_class=lifecycle_class, rfm_segment=rfm_segment).q()
+    if not narrowed:
+        return q
     run = latest_run()
     if run is None:
-        if tier or lifecycle_class or rfm_segment:
-            return accounts.none()
-        return accounts
-    scores = AccountScore.objects.filter(run=run, account=OuterRef("pk"))
-    accounts = accounts.annotate(
-        value_tier=Subquery(scores.values("abc_tier")[:1]),
-        value_lifecycle=Subquery(scores.values("lifecycle_class")[:1]),
-        value_clv=Subquery(scores.values("clv")[:1]),
-    )
-    narrowed = ScoreFilters(tier=tier, lifecycle_class=lifecycle_class, rfm_segment=rfm_segment).q()
-    if narrowed:
-        accounts = accounts.filter(Exists(AccountScore.objects.filter(narrowed, run=run, account=OuterRef("pk"))))
-    return accounts
+        return q & Q(pk__in=[])
+    return q & Q(Exists(AccountScore.objects.filter(narrowed, run=run, account=OuterRef("pk"))))
+
+
+def accounts_by_value(
+    user: User,
+    *,
+    order: str = "-clv",
+    cursor: str | None = None,
+    limit: int = 50,
+    account_filters: Mapping[str, Any] | None = None,
+    search: str | None = None,
+    tier: str | None = None,
+    lifecycle_class: str | None = None,
+    rfm_segment: str | None = None,
+) -> Page:
+    """Return one keyset page of visible accounts sorted by CLV, P(alive) or revenue in the latest run.
+
+    Each account carries its score as ``account.value_score``. ``account_filters`` are Account field
+    lookups (owner_id, team_id, industry, ...) and ``search`` matches the name or external id, so the
+    accounts list can offer these sorts with its own filters. Accounts never scored are not listed.
+    """
+    filters = ScoreFilters(tier=tier, lifecycle_class=lifecycle_class, rfm_segment=rfm_segment)
+    page = latest_scores(user, filters, order, cursor, limit, account_filters=account_filters, search=search)
+    accounts = []
+    for score in page.items:
+        account = score.account
+        account.value_score = score
+        accounts.append(account)
+    return Page(accounts, page.next_cursor)
+
+
+def latest_scores_for(account_ids: list[int]) -> dict[int, AccountScore]:
+    """Return the latest run's score of each of these accounts (for the columns of a list page)."""
+    run = latest_run()
+    if run is None or not account_ids:
+        return {}
+    found = AccountScore.objects.filter(run=run, account_id__in=account_ids)
+    scores = {}
+    for score in found:
+        score.run = run
+        scores[score.account_id] = score
+    return scores
 
 
 # --- pages ---------------------------------------------------------------------------------------------
@@ -1322,9 +1383,7 @@ def dashboard_data(user: User, *, scope: str | None = None) -> dict[str, Any]:
 
 def diagnostics_data(user: User, run_id: int | None = None) -> dict[str, Any]:
     """Return the run whose model checks are shown (latest by default) and its fits and diagnostics."""
-    run = get_run(user, run_id) if run_id is not None else latest_run()
-    if run is not None and run.status != RunStatus.SUCCEEDED:
-        raise NotFound(_("Scoring run %(id)s has no results.") % {"id": run.pk})
+    run = get_finished_run(user, run_id) if run_id is not None else latest_run()
     return {
         "run": run,
         "fits": run.fits if run else {},

@@ -98,9 +98,11 @@ def _dashboard_charts(segments: dict[str, Any], run: Any) -> dict[str, Any]:
             y_percent=True,
         )
     histogram = segments.get("clv_histogram") or {}
-    bins = [b for b in histogram.get("bins", [])]
+    bins = list(histogram.get("bins", []))
     while bins and not bins[-1]["accounts"]:
         bins.pop()
+    while bins and not bins[0]["accounts"]:
+        bins.pop(0)
     if bins:
         labels = [
             _("below %(high)s") % {"high": charts.fmt_compact(b["high"])}

@@ -1,0 +1,335 @@
+"""Importing a million contacts with ``patron import`` against a bare PostgreSQL ``COPY`` of the same file.
+
+    .venv/bin/python bench/import_contacts.py                       # 1,000,000 contacts across 100,000 accounts
+    .venv/bin/python bench/import_contacts.py --rows 100000         # a quicker run
+
+Generates (once, in bounded memory) ``bench/data/import_accounts_<N>.csv`` and ``import_contacts_<N>.csv``,
+then on PostgreSQL (``DATABASE_URL``, default ``postgres://postgres@127.0.0.1:5432/patron_bench``; the
+database is created and migrated when missing, and its accounts and contacts are emptied first) measures in
+one process:
+
+* baseline: ``COPY`` of the contacts file into a bare staging table (text columns, no index) via psycopg;
+* Patron: ``patron import accounts`` (setup, reported but not compared), then ``patron import contacts FILE``
+  in-process: streamed in chunks, validated, matched by key, written with audit history, one transaction;
+* with ``--reimport``, the same contacts file again (every row unchanged).
+
+Prints the time and the peak resident memory of each stage (sampled from /proc every 10 ms, so each stage's
+peak is its own although they share the process) and the ratio Patron/COPY. The goal: within 5x of COPY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import random
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+# Run as a script, this file's folder is on sys.path, so the shared bench helpers import by name.
+from _common import ROOT, command_line, ensure_postgres_database, setup_django
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/patron_bench"
+GOAL_RATIO = 5.0
+
+FIRST = [
+    "Anna",
+    "Jan",
+    "Piotr",
+    "Maria",
+    "Katarzyna",
+    "Tomasz",
+    "Ivan",
+    "Elena",
+    "Georgi",
+    "Mila",
+    "Wei",
+    "Li",
+    "Fang",
+    "Hans",
+    "Eva",
+    "Lukas",
+    "Sophie",
+    "Emma",
+    "Noah",
+    "Olivia",
+    "Liam",
+    "Mia",
+    "Lucas",
+    "Ana",
+    "Pedro",
+    "Sara",
+    "David",
+    "Laura",
+    "Mateo",
+    "Julia",
+    "Marek",
+    "Zofia",
+    "Dmitri",
+    "Olga",
+    "Nikolai",
+    "Petya",
+    "Yan",
+    "Chen",
+    "Ming",
+    "Felix",
+    "Clara",
+    "Paul",
+    "Lea",
+    "Jonas",
+    "Lena",
+    "Max",
+    "Hannah",
+    "Oscar",
+    "Alice",
+    "Louis",
+    "Chloe",
+    "Hugo",
+    "Ines",
+    "Leo",
+    "Nora",
+    "Arthur",
+]
+LAST = [
+    "Nowak",
+    "Kowalski",
+    "Wisniewski",
+    "Wojcik",
+    "Ivanov",
+    "Petrov",
+    "Smirnov",
+    "Georgiev",
+    "Dimitrov",
+    "Wang",
+    "Zhang",
+    "Liu",
+    "Chen",
+    "Muller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Garcia",
+    "Rodriguez",
+    "Rossi",
+    "Russo",
+    "Jansen",
+    "Visser",
+    "Novak",
+    "Horvat",
+    "Kovacs",
+    "Nagy",
+    "Popescu",
+    "Andersen",
+    "Nielsen",
+    "Larsen",
+]
+TITLES = ("CEO", "CFO", "CTO", "Head of IT", "Buyer", "Office manager", "Engineer", "Analyst", "", "")
+ROLES = ("decision_maker", "champion", "influencer", "user", "billing", "technical", "other", "")
+DOMAINS = ("example.com", "example.org", "example.net", "mail.example", "corp.example")
+
+
+# Files
+
+
+def generate(rows: int, accounts: int, accounts_path: Path, contacts_path: Path, seed: int = 7) -> None:
+    """Write the accounts and contacts files, row by row (memory stays flat whatever ``rows`` is)."""
+    rng = random.Random(seed)
+    accounts_path.parent.mkdir(parents=True, exist_ok=True)
+    with accounts_path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["external_id", "name", "industry", "country"])
+        for a in range(1, accounts + 1):
+            writer.writerow(
+                [
+                    f"ACC-{a:07d}",
+                    f"{rng.choice(LAST)} {rng.choice(('GmbH', 'Sp. z o.o.', 'Ltd', 'SA'))} {a}",
+                    rng.choice(("Retail", "Software", "Logistics", "Banking")),
+                    rng.choice(("PL", "DE", "BG")),
+                ]
+            )
+    with contacts_path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "external_id",
+                "account",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "title",
+                "role",
+                "language",
+                "email_opt_out",
+            ]
+        )
+        for i in range(1, rows + 1):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            writer.writerow([
+                f"CON-{i:08d}", f"ACC-{rng.randint(1, accounts):07d}", first, last,
+                f"{first.lower()}.{last.lower()}.{i}@{rng.choice(DOMAINS)}", f"+48 {rng.randint(100_000_000, 999_999_999)}",
+                rng.choice(TITLES), rng.choice(ROLES), rng.choice(("pl", "de", "en", "")), rng.choice(("no", "no", "yes")),
+            ])  # fmt: skip
+
+
+# Memory
+
+
+class PeakRss:
+    """Samples this process's resident memory every 10 ms while a stage runs and keeps the peak."""
+
+    def __init__(self) -> None:
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.start = self.peak = self.current()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def current(self) -> int:
+        """Return the resident set size now, in bytes."""
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self.page
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self.current())
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+
+def measure(label: str, stage: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``stage``; return its wall time and peak resident memory."""
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        result = stage()
+        seconds = time.perf_counter() - started
+    figures = {"label": label, "seconds": seconds, "peak_mb": rss.peak / 2**20, "start_mb": rss.start / 2**20}
+    print(f"  {label}: {seconds:.1f} s, peak RSS {figures['peak_mb']:.0f} MB (at start {figures['start_mb']:.0f} MB)")
+    figures["result"] = result
+    return figures
+
+
+# Database
+
+
+def prepare(url: str) -> None:
+    """Create and migrate the bench database, and empty the tables the bench fills."""
+    name = urlsplit(url).path.lstrip("/")
+    if not name.startswith("patron_bench"):
+        raise SystemExit(f"Refusing to empty tables of {name}: bench databases are named patron_bench*.")
+    ensure_postgres_database(url)
+    setup_django(url)
+    from django.db import connection
+
+    from patron.core.models import Role, User
+    from patron.customers.models import Account, Contact
+    from patron.dataio.models import ImportRun
+
+    tables = [m._meta.db_table for m in (Contact, Contact.history.model, Account, Account.history.model, ImportRun)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    if not User.objects.filter(username="bench").exists():
+        User.objects.create(username="bench", role=Role.ADMIN, is_superuser=True, email="bench@example.com")
+
+
+def copy_baseline(url: str, path: Path) -> int:
+    """COPY the contacts file into a bare staging table (text columns, no index) and return its row count."""
+    import psycopg
+
+    with path.open("rb") as f:
+        header = next(csv.reader(io.TextIOWrapper(f, encoding="utf-8")))
+    columns = ", ".join(f'"{c}" text' for c in header)
+    with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_contacts_staging")
+        conn.execute(f"CREATE TABLE bench_contacts_staging ({columns})")
+        with conn.cursor() as cur, path.open("rb") as f:
+            with cur.copy("COPY bench_contacts_staging FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+                while block := f.read(1 << 20):
+                    copy.write(block)
+            rows = cur.rowcount
+        conn.commit()
+        conn.execute("DROP TABLE bench_contacts_staging")
+        conn.commit()
+    return rows
+
+
+def patron_import(kind: str, path: Path) -> str:
+    """Run ``patron import KIND FILE`` in this process and return what it printed."""
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("import", kind, str(path), "--user", "bench", stdout=out)
+    return out.getvalue().strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the files if needed, measure COPY and the import, and print the figures and the ratio."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="contacts in the file (default 1,000,000)")
+    parser.add_argument("--accounts", type=int, help="accounts they belong to (default rows / 10)")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL)
+    parser.add_argument("--reimport", action="store_true", help="also import the contacts file a second time")
+    args = parser.parse_args(argv)
+    accounts = args.accounts or max(1, args.rows // 10)
+    accounts_path = BENCH / "data" / f"import_accounts_{accounts}.csv"
+    contacts_path = BENCH / "data" / f"import_contacts_{args.rows}_{accounts}.csv"
+    if not contacts_path.exists() or not accounts_path.exists():
+        print(f"generating {args.rows:,} contacts across {accounts:,} accounts ...")
+        generate(args.rows, accounts, accounts_path, contacts_path)
+    size_mb = contacts_path.stat().st_size / 2**20
+    print(f"contacts file: {contacts_path.relative_to(ROOT)} ({size_mb:.0f} MB, {args.rows:,} rows)")
+    if not urlsplit(args.database_url).scheme.startswith("postgres"):
+        print("this bench needs PostgreSQL (DATABASE_URL=postgres://...)")
+        return 2
+    prepare(args.database_url)
+
+    print("setup:")
+    measure("patron import accounts (setup)", lambda: patron_import("accounts", accounts_path))
+    print("measured:")
+    baseline = measure("COPY into a bare staging table", lambda: copy_baseline(args.database_url, contacts_path))
+    imported = measure("patron import contacts", lambda: patron_import("contacts", contacts_path))
+    print(f"    {imported['result']}")
+    if args.reimport:
+        again = measure(
+            "patron import contacts, again (all unchanged)", lambda: patron_import("contacts", contacts_path)
+        )
+        print(f"    {again['result']}")
+    ratio = imported["seconds"] / baseline["seconds"]
+    rate = args.rows / imported["seconds"]
+    print(
+        f"\nimport/COPY = {ratio:.1f}x ({imported['seconds']:.1f} s vs {baseline['seconds']:.1f} s; "
+        f"{rate:,.0f} rows/s); peak RSS {imported['peak_mb']:.0f} MB vs {baseline['peak_mb']:.0f} MB; "
+        f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
+    print(f"goal (within {GOAL_RATIO:.0f}x of COPY): {'met' if ratio <= GOAL_RATIO else 'missed'}")
+    print(f"command: {command_line()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""On PostgreSQL, searches use trigram indexes instead of reading whole tables."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from patron.customers import services as customers
+from patron.engagement import services as engagement
+from tests.factories import AccountFactory, ContactFactory
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes exist on PostgreSQL only"),
+]
+
+
+def plan(queryset):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_contact_search_uses_the_trigram_indexes(admin_user):
+    ContactFactory(account=AccountFactory(), first_name="Zofia")
+    explained = plan(customers.contacts.filtered(admin_user, search="zofia"))
+    for column in ("first_name", "last_name", "email"):
+        assert f"customers_contact_{column}_trgm" in explained
+
+
+def test_interaction_search_uses_its_trigram_index(admin_user):
+    explained = plan(engagement.interactions.filtered(admin_user, search="renewal"))
+    assert "engagement_interaction_subject_trgm" in explained
