@@ -15,6 +15,7 @@ the same run; the ratio shows whether the page's cost grows with the size of the
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -114,6 +115,11 @@ def make_heavy_account() -> int:
               "") for k in range(n)],
         )  # fmt: skip
         writer.finish()
+    from django.db import connection
+
+    if connection.vendor == "postgresql":  # as autovacuum would, so the planner knows this account is big
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     print(f"Made account {account.pk} with {sum(ITEMS.values()):,} timeline items ({dt.date.today()}).")
     return account.pk
 
@@ -162,11 +168,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="postgres://postgres@127.0.0.1:5432/patron_bench_page")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--persistent", action="store_true", help="keep the DB connection open (CONN_MAX_AGE=600)")
     args = parser.parse_args()
     ensure_postgres_database(args.url)
     setup_django(args.url)
     print(f"$ {command_line()}")
-    print(f"Database: {args.url}")
+    print(
+        f"Database: {args.url}; persistent connection: {'yes' if args.persistent else 'no (CONN_MAX_AGE=0, as shipped)'}"
+    )
+    if args.persistent:
+        from django.db import connection
+
+        connection.close()
+        connection.settings_dict["CONN_MAX_AGE"] = 600
     seed({"kind": "company", "accounts": 2000})
 
     from django.test import Client
@@ -195,6 +209,9 @@ def main() -> int:
             label = url_for(heavy) + ("" if name == "page" else " (token)")
             print(f"{label:44} {'member' if username == 'csm' else 'admin':7} {median:>10.1f} "
                   f"{percentile(heavy_times, 0.95):>8.1f} {queries:>8} {base:>12.1f} {median / base:>5.2f}x")  # fmt: skip
+    print(
+        f"Machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the figures are noisy when it is high)."
+    )
     return 0
 
 

@@ -161,8 +161,9 @@ def report(results: list[tuple], wall: float, title: str, clients: int) -> bool:
         seen[(name, label)].append(ms)
         served[(name, label)].append(server_ms)
     baseline = percentile([ms for (name, _), v in seen.items() if name.endswith("(baseline)") for ms in v], 0.95)
+    load1 = os.getloadavg()[0]
     print(f"\n{title}: {clients} clients, {len(results):,} requests in {wall:.1f} s ({len(results) / wall:,.0f} req/s), "
-          f"{len(failed)} not 200")  # fmt: skip
+          f"{len(failed)} not 200; machine load average {load1:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     if failed:
         statuses: dict[tuple[str, int], int] = defaultdict(int)
         for r in failed:

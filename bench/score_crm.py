@@ -49,6 +49,7 @@ STAGES = (
     ("diagnostics", "diagnostics (holdout refit)"),
     ("write", "write scores"),
     ("aggregate", "aggregate + save run"),
+    ("commit", "commit"),
 )
 
 

@@ -79,7 +79,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
-    folder = tempfile.mkdtemp(prefix="patron-seed-")
+    folder = "" if args.url else tempfile.mkdtemp(prefix="patron-seed-")
     url = args.url or f"sqlite:///{folder}/seed.sqlite3"
     if url.startswith("postgres"):
         drop_postgres_database(url)
@@ -104,7 +104,8 @@ def main() -> int:
     print(f"Memory (RSS, MB) at start {start_rss:.0f}; by customers written: {shown}")
     fast, orm = writer_against_orm()
     print(f"Writer {fast:,.0f} rows/s vs bulk_create {orm:,.0f} rows/s on 50,000 interactions: {fast / orm:.1f}x")
-    if url.startswith("sqlite"):
+    print(f"Machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
+    if folder:
         Path(f"{folder}/seed.sqlite3").unlink(missing_ok=True)
         for suffix in ("-wal", "-shm"):
             Path(f"{folder}/seed.sqlite3{suffix}").unlink(missing_ok=True)

@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
         from patron.analytics.cli import main as analytics_main
 
         return analytics_main(argv[1:])
+    if len(argv) > 1 and argv[1] == "demo":
+        # The demo picks its own database, which must be known before Django reads its settings.
+        from patron.demo import prepare_environment
+
+        prepare_environment(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "patron.settings")
     from django.core.management import execute_from_command_line
 

@@ -111,7 +111,9 @@ def test_every_change_has_an_audit_record_naming_the_user_and_the_run(admin_user
 
 def test_a_deal_moving_stage_gets_a_stage_history_entry(base):
     import_sample(base, "deals", "deals.csv")
-    moved = (FILES / "deals.csv").read_text().replace("Negotiation", "Closed won")
+    moved = (FILES / "deals.csv").read_text().replace("Negotiation", "Closed won").replace(
+        "max.mustermann@example.com,", "max.mustermann@example.com,Signed for the whole fleet"
+    )
     run = run_import(base, "deals", moved, name="deals.csv")
     assert (run.created, run.updated, run.unchanged) == (0, 1, 1)
     fleet = Deal.objects.get(external_id="DEAL-001")
@@ -134,9 +136,9 @@ def test_the_same_records_from_xlsx_with_typed_cells(admin_user):
     assert (typed.country, typed.size_band) == ("DE", "50-249")
     deals = xlsx_bytes(
         [
-            ["external_id", "account", "name", "stage", "amount", "expected_close"],
-            ["D-1", 10001, "Typed deal", "Closed won", 0.1 + 0.2, dt.datetime(2025, 4, 30)],
-            ["D-2", 10002, "Text date", "proposal", "1.500,00", "30.04.2025"],
+            ["external_id", "account", "name", "stage", "amount", "expected_close", "close_reason"],
+            ["D-1", 10001, "Typed deal", "Closed won", 0.1 + 0.2, dt.datetime(2025, 4, 30), "Best offer"],
+            ["D-2", 10002, "Text date", "proposal", "1.500,00", "30.04.2025", None],
         ]
     )
     run = run_import(admin_user, "deals", deals, name="deals.xlsx")
@@ -333,6 +335,13 @@ def test_bad_cell_in_xlsx(base):
     data = xlsx_bytes([["external_id", "account", "name", "expected_close"], ["D-1", "ACC-001", "Deal", "next week"]])
     result = run_import(base, "deals", data, name="deals.xlsx")
     assert_failed_without_writing(result, before, row=2, column="expected_close", says="not a date")
+
+
+def test_the_domains_own_rules_apply_to_imported_rows(base):
+    before = written()
+    text = "external_id,account,name,stage\nD-1,ACC-001,Open deal,proposal\nD-2,ACC-001,Won deal,won\n"
+    result = run_import(base, "deals", text)
+    assert_failed_without_writing(result, before, row=3, column="close_reason", says="say why the deal was won")
 
 
 def test_model_rules_across_fields(base):

@@ -42,7 +42,7 @@ def test_hubspot_companies_contacts_and_deals(admin_user, max_mustermann):
     assert contacts.created == 3
     tom = Contact.objects.get(external_id="52")
     assert tom.account == harbor  # the first of "9817263545;9817263546"
-    assert Contact.objects.get(external_id="51").email == "Anna.Schmidt@acme-robotics.example"
+    assert Contact.objects.get(external_id="51").email == "anna.schmidt@acme-robotics.example"  # stored lower-case
 
     deals = import_sample(admin_user, "deals", "hubspot_deals.csv", preset="hubspot")
     assert deals.created == 3
@@ -59,6 +59,7 @@ def test_hubspot_companies_contacts_and_deals(admin_user, max_mustermann):
         Decimal("12000.50"),
         dt.date(2025, 2, 28),
     )
+    assert by_id["7002"].close_reason == "Expanded to two more plants"  # from "Closed Won Reason"
     assert (by_id["7003"].stage, by_id["7003"].amount, by_id["7003"].expected_close) == (
         "qualification",
         Decimal(0),
@@ -100,7 +101,12 @@ def test_salesforce_accounts_contacts_and_opportunities(admin_user, max_musterma
     lab = Deal.objects.get(external_id="0065g00000Cd2AAB")
     assert (lab.stage, lab.kind, lab.amount, lab.expected_close) == ("proposal", "new", Decimal(150000), dt.date(2025, 11, 15))
     upsell = Deal.objects.get(external_id="0065g00000Cd3AAB")
-    assert (upsell.stage, upsell.kind, upsell.closed_on) == ("lost", "expansion", dt.date(2025, 1, 10))
+    assert (upsell.stage, upsell.kind, upsell.closed_on, upsell.close_reason) == (
+        "lost",
+        "expansion",
+        dt.date(2025, 1, 10),
+        "Budget cut",
+    )
     again = import_sample(admin_user, "deals", "salesforce_opportunities.csv", preset="salesforce")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
 

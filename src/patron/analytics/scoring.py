@@ -212,24 +212,26 @@ def score(
     )
     finish()
 
-    finish = stage("summary")
-    raw, end = summary_aggregates(
-        transactions, observation_end=observation_end, time_unit=time_unit, integer_periods=integer_periods
-    )
-    summary = finish_summary(raw, observation_end=end, time_unit=time_unit, integer_periods=integer_periods)
-    del raw
-    finish()
-
-    arpu_monthly = arpu_transitions = None
-    if monthly:
-        finish = stage("monthly")
-        monthly_table = monthly_revenue(transactions, observation_end=end)
-        arpu_monthly = seg.arpu_tiers(monthly_table, thresholds=settings.arpu_thresholds)
-        arpu_transitions = seg.arpu_transitions(arpu_monthly)
+    try:
+        finish = stage("summary")
+        raw, end = summary_aggregates(
+            transactions, observation_end=observation_end, time_unit=time_unit, integer_periods=integer_periods
+        )
+        summary = finish_summary(raw, observation_end=end, time_unit=time_unit, integer_periods=integer_periods)
+        del raw
         finish()
-    engine_name = transactions.engine
-    if owns_backend:
-        release(transactions.backend)
+
+        arpu_monthly = arpu_transitions = None
+        if monthly:
+            finish = stage("monthly")
+            monthly_table = monthly_revenue(transactions, observation_end=end)
+            arpu_monthly = seg.arpu_tiers(monthly_table, thresholds=settings.arpu_thresholds)
+            arpu_transitions = seg.arpu_transitions(arpu_monthly)
+            finish()
+        engine_name = transactions.engine
+    finally:
+        if owns_backend:
+            release(transactions.backend)
 
     with single_threaded_blas():
         finish = stage("fit")

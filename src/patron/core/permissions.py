@@ -18,14 +18,29 @@ from patron.core.models import Role, User
 Action = Literal["view", "change", "delete"]
 
 
+def _reach(user: User) -> tuple[list[int], list[int]]:
+    """Return the user's team ids and the ids of the users whose records they reach, read once per user object.
+
+    A page checks visibility many times; the user object lives for one request, so caching on it keeps
+    the answer fresh per request while sparing a query per check.
+    """
+    cached = user.__dict__.get("_patron_reach")
+    if cached is None:
+        team_ids = sorted(user.teams.values_list("id", flat=True))
+        member_ids = {user.pk}
+        if user.role == Role.MANAGER:
+            member_ids |= set(User.objects.filter(teams__in=team_ids).values_list("id", flat=True))
+        cached = user.__dict__["_patron_reach"] = (team_ids, sorted(member_ids))
+    return cached
+
+
 def _owner_team_q(user: User, prefix: str, action: Action) -> Q:
     """Filter rows whose owner/team (reached through ``prefix``) puts them within the user's reach."""
-    team_ids = list(user.teams.values_list("id", flat=True))
+    team_ids, member_ids = _reach(user)
     if user.role == Role.MANAGER:
         # Managers act on everything their teams hold, and on what their team members own elsewhere.
         # Member ids are fetched once (teams are small) so the row filter needs no join and no DISTINCT.
-        member_ids = set(User.objects.filter(teams__in=team_ids).values_list("id", flat=True)) | {user.pk}
-        return Q(**{f"{prefix}team_id__in": team_ids}) | Q(**{f"{prefix}owner_id__in": sorted(member_ids)})
+        return Q(**{f"{prefix}team_id__in": team_ids}) | Q(**{f"{prefix}owner_id__in": member_ids})
     if action == "delete":
         return Q(**{f"{prefix}owner_id": user.pk})
     return Q(**{f"{prefix}owner_id": user.pk}) | Q(**{f"{prefix}team_id__in": team_ids})

@@ -31,6 +31,7 @@ from patron.engagement.models import Channel, TicketStatus
 from patron.errors import Invalid
 from patron.feedback import services as feedback
 from patron.pipeline import services as pipeline
+from patron.value import services as value
 
 PAGE_SIZE = 50
 TIMELINE_PAGE = 50
@@ -39,7 +40,13 @@ ACCOUNT_ORDERS = [
     ("-name", gettext_lazy("Name, Z to A")),
     ("-updated_at", gettext_lazy("Recently updated first")),
     ("updated_at", gettext_lazy("Least recently updated first")),
+    ("-clv", gettext_lazy("Highest lifetime value first")),
+    ("clv", gettext_lazy("Lowest lifetime value first")),
+    ("-p_alive", gettext_lazy("Most likely active first")),
+    ("p_alive", gettext_lazy("Least likely active first")),
 ]
+VALUE_ORDERS = {"clv", "p_alive"}
+VALUE_TIERS = [("A", "A"), ("B", "B"), ("C", "C"), ("D", "D")]
 TIMELINE_KIND_LABELS = [
     ("", gettext_lazy("Everything")),
     ("interaction", gettext_lazy("Interactions")),
@@ -66,12 +73,17 @@ class AccountFilterForm(forms.Form):
     lifecycle_stage = forms.ChoiceField(
         label=gettext_lazy("Lifecycle stage"), required=False, choices=[("", ""), *LifecycleStage.choices]
     )
+    value_tier = forms.ChoiceField(label=gettext_lazy("Value tier"), required=False, choices=[("", ""), *VALUE_TIERS])
+    lifecycle_class = forms.ChoiceField(label=gettext_lazy("Lifecycle class"), required=False)
+    rfm_segment = forms.ChoiceField(label=gettext_lazy("RFM segment"), required=False)
     order = forms.ChoiceField(label=gettext_lazy("Sort by"), required=False, choices=ACCOUNT_ORDERS)
 
     def __init__(self, data: Any, *, people: list[Any], teams: list[Team]):
         super().__init__(data)
         self.fields["owner_id"].choices = [("", ""), *((u.pk, str(u)) for u in people)]
         self.fields["team_id"].choices = [("", ""), *((t.pk, t.name) for t in teams)]
+        self.fields["lifecycle_class"].choices = [("", ""), *value.lifecycle_choices()]
+        self.fields["rfm_segment"].choices = [("", ""), *value.rfm_choices()]
 
     def values(self) -> dict[str, Any]:
         """Return the valid, non-empty filters (an invalid value is dropped and shown as an error)."""
@@ -91,10 +103,30 @@ def account_list(request: HttpRequest) -> HttpResponse:
     search = chosen.pop("q", None)
     if "country" in chosen:
         chosen["country"] = chosen["country"].upper()
+    by_value = {
+        "tier": chosen.pop("value_tier", None),
+        "lifecycle_class": chosen.pop("lifecycle_class", None),
+        "rfm_segment": chosen.pop("rfm_segment", None),
+    }
     visible = services.accounts.filtered(request.user)
-    page = services.accounts.list(
-        request.user, filters=chosen, search=search, order=order, cursor=request.GET.get("cursor"), limit=PAGE_SIZE
-    )
+    cursor = request.GET.get("cursor")
+    if order.lstrip("-") in VALUE_ORDERS:
+        page = value.accounts_by_value(
+            request.user, order=order, cursor=cursor, limit=PAGE_SIZE, account_filters=chosen, search=search, **by_value
+        )
+    else:
+        page = services.accounts.list(
+            request.user,
+            filters=value.account_value_q(chosen, **by_value),
+            search=search,
+            order=order,
+            cursor=cursor,
+            limit=PAGE_SIZE,
+        )
+    scores = value.latest_scores_for([a.pk for a in page.items if getattr(a, "value_score", None) is None])
+    for account in page.items:
+        account.value_score = getattr(account, "value_score", None) or scores.get(account.pk)
+    chosen.update({f"value_{k}" if k == "tier" else k: v for k, v in by_value.items() if v})
     by_id = {u.pk: u for u in people}
     team_by_id = {t.pk: t for t in teams}
     rows = [(a, by_id.get(a.owner_id), team_by_id.get(a.team_id)) for a in page.items]
@@ -108,6 +140,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "industries": _distinct(visible, "industry"),
         "countries": _distinct(visible, "country"),
         "stages": LifecycleStage.choices,
+        "value_tiers": VALUE_TIERS,
+        "lifecycle_classes": value.lifecycle_choices(),
+        "rfm_segments": value.rfm_choices(),
         "orders": ACCOUNT_ORDERS,
         "filtered": bool(chosen or search),
         "is_first_page": not request.GET.get("cursor"),

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from patron.core.services import Records
 from patron.customers.models import Account, Contact, Order, Product, Subscription
 from patron.engagement.models import Interaction, Ticket
 from patron.errors import Invalid
@@ -62,6 +64,7 @@ class Kind:
 
     name: str
     model: type[models.Model]
+    records_path: str  # the domain's Records (its rules and follow-up writes), as a dotted path
     fields: tuple[str, ...]
     keys: tuple[str, ...] = ("external_id",)
     casefold_keys: frozenset[str] = frozenset()
@@ -69,6 +72,12 @@ class Kind:
     aliases: dict[str, str] = field(default_factory=dict)
     choice_words: dict[str, dict[str, str]] = field(default_factory=dict)
     complete: Callable[[dict[str, Any]], None] | None = None
+    derived: tuple[str, ...] = ()  # fields ``complete`` may fill although no column does
+
+    @property
+    def records(self) -> Records:
+        """Return the domain's ``Records`` for this kind, whose hooks every write of it goes through."""
+        return import_string(self.records_path)
 
     @property
     def label(self) -> str:
@@ -99,6 +108,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "accounts",
             Account,
+            "patron.customers.services.accounts",
             (
                 "external_id", "name", "kind", "industry", "size_band", "country", "region", "website", "owner",
                 "team", "lifecycle_stage",
@@ -109,6 +119,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "contacts",
             Contact,
+            "patron.customers.services.contacts",
             (
                 "external_id", "account", "first_name", "last_name", "email", "phone", "title", "role", "language",
                 "email_opt_out", "do_not_contact",
@@ -121,6 +132,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "deals",
             Deal,
+            "patron.pipeline.services.deals",
             (
                 "external_id", "account", "name", "kind", "stage", "amount", "currency", "expected_close",
                 "closed_on", "owner", "lead", "campaign", "close_reason",
@@ -132,10 +144,12 @@ KINDS: dict[str, Kind] = {
                 "kind": {"newbusiness": "new", "existingbusiness": "expansion", "upsell": "expansion"},
             },
             complete=_close_won_and_lost,
+            derived=("closed_on",),
         ),
         Kind(
             "products",
             Product,
+            "patron.customers.services.products",
             ("sku", "external_id", "name", "product_group"),
             keys=("sku",),
             aliases={"product_code": "sku", "group": "product_group"},
@@ -143,6 +157,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "orders",
             Order,
+            "patron.customers.services.orders",
             ("external_id", "account", "ordered_at", "amount", "currency", "channel"),
             refs={"account": ACCOUNT},
             aliases={"order_date": "ordered_at", "date": "ordered_at"},
@@ -150,6 +165,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "subscriptions",
             Subscription,
+            "patron.customers.services.subscriptions",
             (
                 "external_id", "account", "product", "monthly_amount", "currency", "started_on", "ends_on",
                 "renews_on", "status",
@@ -160,6 +176,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "interactions",
             Interaction,
+            "patron.engagement.services.interactions",
             (
                 "external_id", "account", "contact", "channel", "direction", "occurred_at", "subject", "summary",
                 "outcome", "logged_by", "logged_as",
@@ -169,6 +186,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "tickets",
             Ticket,
+            "patron.engagement.services.tickets",
             (
                 "external_id", "account", "contact", "subject", "description", "channel", "opened_at", "resolved_at",
                 "severity", "category", "status", "handled_by", "handled_as",
@@ -178,6 +196,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "survey_responses",
             SurveyResponse,
+            "patron.feedback.services.survey_responses",
             (
                 "external_id", "account", "contact", "stage", "nps", "csat", "ces", "comment", "responded_at",
                 "ticket",
@@ -187,6 +206,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "leads",
             Lead,
+            "patron.pipeline.services.leads",
             (
                 "external_id", "name", "company", "email", "phone", "campaign", "source", "status", "industry",
                 "size_band", "country", "fit_score", "owner", "team", "converted_account",
@@ -196,6 +216,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "campaigns",
             Campaign,
+            "patron.pipeline.services.campaigns",
             ("external_id", "name", "channel", "cost", "currency", "starts_on", "ends_on"),
         ),
     )

@@ -1,7 +1,7 @@
 """Column mappings for files exported from HubSpot and Salesforce: their column names, stages and date formats.
 
-A preset maps each export column to a Patron field (columns earlier in a list win when a file has several
-that fill one field, such as "Phone Number" before "Mobile Phone Number"), translates the exporting CRM's
+A preset maps each export column to a Patron field (where a file has several that fill one field, such as
+"Phone Number" and "Mobile Phone Number", the first non-empty one in the preset's order is read), translates the exporting CRM's
 words for stages and types into Patron's, and says how its dates are written. Contacts and deals point at
 their company by the company's id in the other CRM, which Patron keeps as the account's ``external_id``.
 """
@@ -90,6 +90,7 @@ HUBSPOT = Preset(
             ("Associated Company IDs", "account"),
             ("Associated Company ID", "account"),
             ("Associated Company IDs (Primary)", "account"),
+            ("Closed Won Reason", "close_reason"),
             ("Closed Lost Reason", "close_reason"),
         ],
     },
@@ -161,6 +162,9 @@ SALESFORCE = Preset(
             ("Type", "kind"),
             ("Opportunity Owner", "owner"),
             ("Account ID", "account"),
+            # Not a standard field, but the usual custom one; Patron asks why a deal was won or lost.
+            ("Loss Reason", "close_reason"),
+            ("Close Reason", "close_reason"),
         ],
     },
     values={

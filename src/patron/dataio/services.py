@@ -12,8 +12,10 @@ A row equal to what is stored is left alone, so importing the same file twice ch
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,7 +37,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from patron.core.models import Role, Team, User
 from patron.core.pagination import Page, keyset_page
 from patron.core.permissions import visibility_q
-from patron.core.services import Records
+from patron.core.services import Draft, Records, snapshot
 from patron.dataio import cells
 from patron.dataio.cells import CellError, as_text, normal
 from patron.dataio.kinds import KINDS, Kind, Ref, get_kind
@@ -43,7 +45,8 @@ from patron.dataio.models import ImportRun, ImportStatus
 from patron.dataio.presets import Preset, get_preset
 from patron.dataio.readers import Table, open_table
 from patron.errors import Conflict, Forbidden, Invalid, NotFound, PatronError
-from patron.pipeline.models import Deal, DealStageChange
+
+logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5000
 BATCH_SIZE = 1000
@@ -171,17 +174,20 @@ class SeenKeys:
                 earlier[i] = rows[first[h]]
             else:
                 first[h] = i
+        # Needles in order make each binary search start where the last one ended: several times quicker.
+        order = np.argsort(hashes, kind="stable")
+        needles = hashes[order]
         for run_hashes, run_rows in self.runs:
-            at = np.minimum(np.searchsorted(run_hashes, hashes), len(run_hashes) - 1)
-            for i in np.flatnonzero(run_hashes[at] == hashes).tolist():
+            at = np.minimum(np.searchsorted(run_hashes, needles), len(run_hashes) - 1)
+            for j in np.flatnonzero(run_hashes[at] == needles).tolist():
+                i = int(order[j])
                 if earlier[i] is None:
-                    earlier[i] = int(run_rows[at[i]])
-        keep = [i for i, e in enumerate(earlier) if e is None]
-        new_hashes, new_rows = hashes[keep], np.asarray(rows, dtype=np.int64)[keep]
-        order = np.argsort(new_hashes, kind="stable")
-        self.runs.append((new_hashes[order], new_rows[order]))
+                    earlier[i] = int(run_rows[at[j]])
+        keep = np.fromiter((earlier[i] is None for i in order.tolist()), dtype=bool, count=len(values))
+        kept = order[keep]
+        self.runs.append((hashes[kept], np.asarray(rows, dtype=np.int64)[kept]))
         # Merge runs of similar size (as a log-structured merge does) so lookups stay few and merging cheap.
-        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]):
             (h2, r2), (h1, r1) = self.runs.pop(), self.runs.pop()
             merged_h, merged_r = np.concatenate([h1, h2]), np.concatenate([r1, r2])
             order = np.argsort(merged_h, kind="stable")
@@ -207,6 +213,7 @@ class Column:
     parse: Callable[[Any], Any]
     blank: Any
     ref: Ref | None = None
+    fallbacks: tuple[int, ...] = ()  # further columns read, in order, where this one is empty
 
 
 def _choices(model_field: models.Field, extra: dict[str, str]) -> cells.Choices:
@@ -399,10 +406,14 @@ class Plan:
     columns: list[Column]
     ignored: list[str]
 
+    header: Sequence[str] = ()
+
     @property
     def mapping(self) -> dict[str, str]:
         """Return ``{column: field}`` for the run record, with ignored columns mapped to ""."""
-        return {**{c.header: c.name for c in self.columns}, **dict.fromkeys(self.ignored, "")}
+        used = {c.header: c.name for c in self.columns}
+        used.update({self.header[i]: c.name for c in self.columns for i in c.fallbacks})
+        return {**used, **dict.fromkeys(self.ignored, "")}
 
 
 def plan_columns(
@@ -458,11 +469,19 @@ def plan_columns(
         chosen[name] = index
         used.add(index)
     preset_columns = preset.columns_for(kind.name) if preset else []
+    fallbacks: dict[str, list[int]] = {}
     for column, name in preset_columns:
         index = find(column)
-        if index is not None and name not in chosen and index not in used and index not in refused:
+        if index is None or index in used or index in refused:
+            continue
+        if name not in chosen:
             chosen[name] = index
-            used.add(index)
+            fallbacks[name] = []
+        elif name in fallbacks:  # a second export column for the same field: read where the first is empty
+            fallbacks[name].append(index)
+        else:
+            continue
+        used.add(index)
     for index, title in enumerate(header):
         if not title or index in used or index in refused:
             continue
@@ -480,11 +499,12 @@ def plan_columns(
             parse=cell_parser(kind, name, date_order, preset),
             blank=blank_rule(kind, name),
             ref=kind.refs.get(name),
+            fallbacks=tuple(fallbacks.get(name, ())),
         )
         for name, index in sorted(chosen.items(), key=lambda item: item[1])
     ]
     ignored = [h for i, h in enumerate(header) if h and i not in used]
-    return Plan(columns, ignored)
+    return Plan(columns, ignored, header)
 
 
 def _check_required(kind: Kind, chosen: Mapping[str, int], preset_columns: list[tuple[str, str]], row: int) -> None:
@@ -515,15 +535,19 @@ def _check_required(kind: Kind, chosen: Mapping[str, int], preset_columns: list[
 def one_of(model: type[models.Model], name: str, values: Iterable[Any]) -> Q:
     """Return a filter keeping rows whose ``name`` is one of ``values``.
 
-    On PostgreSQL it is ``column = ANY(%s)`` with the values as one array: a chunk's 5,000 keys then cost one
-    parameter instead of 5,000 placeholders to build, send and plan (about three times quicker per lookup).
+    On PostgreSQL it is ``column IN (SELECT unnest(%s))`` with the values as one array: a chunk's 5,000 keys
+    cost one parameter instead of 5,000 placeholders to build, send and plan, and the planner probes the
+    index for each (where ``= ANY`` of 5,000 random keys makes it scan the whole table).
     """
     values = list(values)
     if connection.vendor != "postgresql":
         return Q(**{f"{name}__in": values})
     qn = connection.ops.quote_name
-    column = f"{qn(model._meta.db_table)}.{qn(model._meta.get_field(name).column)}"
-    return Q(RawSQL(f"{column} = ANY(%s)", [values], output_field=models.BooleanField()))
+    model_field = model._meta.get_field(name)
+    column = f"{qn(model._meta.db_table)}.{qn(model_field.column)}"
+    array_type = re.sub(r"\(.*\)", "", model_field.rel_db_type(connection) or "text")
+    sql = f"{column} IN (SELECT unnest(%s::{array_type}[]))"
+    return Q(RawSQL(sql, [values], output_field=models.BooleanField()))
 
 
 class People:
@@ -583,6 +607,23 @@ class ContactEmails:
         return found | Q(pk__in=extra) if extra else found
 
 
+class Stopwatch:
+    """Seconds spent in each stage of an import, logged at the end (``patron.dataio`` logger, INFO)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Add the time since the previous lap to ``stage``."""
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in self.seconds.items())
+
+
 @dataclass
 class Row:
     """A converted row: its number, its field values, its keys as matched, and its reference cells."""
@@ -617,7 +658,7 @@ class Importer:
         self.dry_run = dry_run
         self.progress = progress
         self.problems = Problems()
-        self.records = Records(kind.model)
+        self.records: Records = kind.records
         self.seen = {key: SeenKeys() for key in kind.keys}
         self.columns_by_name = {c.name: c for c in plan.columns}
         self.hot_columns = [(c.index, c.parse, c.attname, c.blank, c.ref is not None, c) for c in plan.columns]
@@ -632,9 +673,11 @@ class Importer:
         self.rows = self.created = self.updated = self.unchanged = 0
         self.now = timezone.now()
         self.attnames = [f.attname for f in kind.model._meta.concrete_fields]
+        # What a stored record is compared on: its id, its keys, and the fields the file (or ``complete``) fills.
+        self.compared = list(dict.fromkeys(["id", *kind.keys, *(c.attname for c in plan.columns), *kind.derived]))
         self.defaults = {f.attname: f.get_default() for f in kind.model._meta.concrete_fields}
         self.has_clean = kind.model.clean is not models.Model.clean
-        self.needs_instance = self.has_clean or getattr(kind.model, "scope", None) == "owned"
+        self.clock = Stopwatch()
         writer = PostgresWriter if connection.vendor == "postgresql" else OrmWriter
         self.writer = writer(kind.model, user=user, reason=self.reason, now=self.now)
 
@@ -658,6 +701,7 @@ class Importer:
         if self.problems.errors:
             raise self.problems.as_error()
         self.writer.close()
+        logger.info("Import %s of %s rows, seconds by stage: %s", self.run.pk, self.rows, self.clock)
 
     def _chunks(self) -> Iterator[list[tuple[int, Sequence[Any]]]]:
         rows = self.table.rows()
@@ -666,15 +710,22 @@ class Importer:
 
     def _chunk(self, raw: list[tuple[int, Sequence[Any]]]) -> None:
         self.rows += len(raw)
+        clock = self.clock
+        clock.lap("read")
         rows = [self._convert(number, row_cells) for number, row_cells in raw]
+        clock.lap("convert")
         # Rows with a bad cell still go through the key and reference checks, so one pass reports all of a
         # row's problems; they are left out from matching on.
         self._check_repeated_keys(rows)
+        clock.lap("repeated keys")
         self._resolve_references(rows)
-        creates, updates, changed_fields, stage_moves = self._match([row for row in rows if not row.failed])
+        clock.lap("references")
+        writing = self._match([row for row in rows if not row.failed])
+        clock.lap("match")
         if self.problems.errors or self.dry_run:
             return
-        self._write(creates, updates, changed_fields, stage_moves)
+        self._write(writing)
+        clock.lap("write")
 
     # Converting cells
 
@@ -687,6 +738,8 @@ class Importer:
         for index, parse, attname, blank, is_ref, column in self.hot_columns:
             raw = row_cells[index] if index < width else None
             if raw is None or raw == "" or (type(raw) is str and raw.isspace()):
+                raw = self._fallback(row_cells, column.fallbacks) if column.fallbacks else None
+            if raw is None:
                 if blank is SKIP:
                     continue
                 if blank is REQUIRED:
@@ -725,6 +778,15 @@ class Importer:
         if not failed and self.kind.complete is not None:
             self.kind.complete(values)
         return Row(number, values, refs, failed, keys)
+
+    @staticmethod
+    def _fallback(row_cells: Sequence[Any], fallbacks: tuple[int, ...]) -> Any:
+        """Return the first non-empty cell among a column's fallbacks, or None."""
+        for index in fallbacks:
+            raw = row_cells[index] if index < len(row_cells) else None
+            if not (raw is None or raw == "" or (type(raw) is str and raw.isspace())):
+                return raw
+        return None
 
     def _header_of(self, name: str) -> str:
         column = self.columns_by_name.get(name)
@@ -864,26 +926,44 @@ class Importer:
     # Matching rows to stored records
 
     def _existing(self, rows: list[Row]) -> dict[str, dict[str, dict[str, Any]]]:
-        """Return the stored rows (as ``{attname: value}``) the chunk's rows name, indexed by each key's value."""
-        q = Q()
-        for key in self.kind.keys:
-            values = {v for row in rows if (v := row.keys.get(key)) is not None}
-            if not values:
-                continue
-            if self.emails is not None and key == "email":
-                q |= self.emails.q(values)
-            else:
-                q |= one_of(self.model, key, values)
-        index: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in self.kind.keys}
-        if not q:
-            return index
-        # Plain tuples, not model instances: most rows of a re-import are unchanged and need nothing more.
-        for values in self.model._default_manager.filter(q).values_list(*self.attnames):
-            stored = dict(zip(self.attnames, values, strict=True))
-            for key in self.kind.keys:
-                value = stored[key]
-                if value:
-                    index[key][value.lower() if key in self.kind.casefold_keys else value] = stored
+        """Return the stored rows (as ``{attname: value}``) the chunk's rows name, indexed by each key's value.
+
+        Rows are looked up by their first key; the other keys (a contact's e-mail) only where that found
+        nothing or found a record holding another value, since a unique value already on the record found
+        cannot belong to a second one. A re-import thus costs one indexed lookup per chunk.
+        """
+        keys, casefold = self.kind.keys, self.kind.casefold_keys
+        index: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in keys}
+
+        def fetch(condition: Q) -> None:
+            # Plain tuples of the compared fields, not model instances: most rows of a re-import need no more.
+            for values in self.model._default_manager.filter(condition).values_list(*self.compared):
+                stored = dict(zip(self.compared, values, strict=True))
+                for key in keys:
+                    value = stored[key]
+                    if value:
+                        index[key][value.lower() if key in casefold else value] = stored
+
+        primary = keys[0]
+        first = {row.keys[primary] for row in rows if primary in row.keys}
+        if first:
+            fetch(one_of(self.model, primary, first))
+        for key in keys[1:]:
+            wanted = set()
+            for row in rows:
+                value = row.keys.get(key)
+                if value is None:
+                    continue
+                found = index[primary].get(row.keys.get(primary, ""))
+                held = found[key] if found is not None else None
+                if held is None or (held.lower() if key in casefold else held) != value:
+                    wanted.add(value)
+            if wanted:
+                fetch(
+                    self.emails.q(wanted)
+                    if self.emails is not None and key == "email"
+                    else one_of(self.model, key, wanted)
+                )
         return index
 
     def _allowed(self, pks: list[int], action: str) -> set[int] | None:
@@ -893,8 +973,13 @@ class Importer:
         visible = self.records.query(self.user, action).filter(one_of(self.model, "id", pks))
         return set(visible.values_list("pk", flat=True))
 
-    def _match(self, rows: list[Row]) -> tuple[list[dict[str, Any]], list[models.Model], set[str], list[Any]]:
-        """Sort the chunk's rows into new records, changed ones and unchanged ones (noting what may not be done)."""
+    def _match(self, rows: list[Row]) -> list[Draft]:
+        """Return the drafts of the chunk's new and changed records, after the domain's own rules ran on them.
+
+        A row equal to its stored record is left alone straight away; a row that differs is loaded whole and
+        goes through the kind's ``Records.prepare`` like any other write (which may find it unchanged after all,
+        say an e-mail differing only in capitals), then through the permission and model checks.
+        """
         index = self._existing(rows)
         matched: list[tuple[Row, dict[str, Any] | None]] = []
         for row in rows:
@@ -903,55 +988,66 @@ class Importer:
                 matched.append((row, stored))  # type: ignore[arg-type]
         found = [stored["id"] for _row, stored in matched if stored is not None]
         visible = self._allowed(found, "view")
-        changeable = self._allowed(found, "change")
-        creates: list[dict[str, Any]] = []
-        changed: list[tuple[Row, int, dict[str, Any]]] = []
+        drafts: list[Draft] = []
+        differing: list[tuple[Row, int]] = []
         key_label, key = self._header_of(self.kind.keys[0]), self.kind.keys[0]
         for row, stored in matched:
             if stored is None:
-                new = self._new(row)
-                if new is not None:
-                    creates.append(new)
-                continue
-            if visible is not None and stored["id"] not in visible:
+                # Positional arguments in field order take Django's fast path through Model.__init__.
+                values = {**self.defaults, **row.values}
+                obj = self.model(*[values[a] for a in self.attnames])
+                drafts.append(Draft(data=dict(row.values), obj=obj, row=row.number))
+            elif visible is not None and stored["id"] not in visible:
                 self.problems.error(row.number, key_label, key, _("This record belongs to someone you may not see."))
-                continue
-            changes = {a: v for a, v in row.values.items() if stored[a] != v}
-            if not changes:
-                self.unchanged += 1
-            elif changeable is not None and stored["id"] not in changeable:
-                self.problems.error(row.number, key_label, key, _("You may see this record but not change it."))
+            elif any(stored[a] != v for a, v in row.values.items()):
+                differing.append((row, stored["id"]))
             else:
-                changed.append((row, stored["id"], changes))
-        updates, fields = self._apply(changed)
-        # A deal's stage history starts with its first stage and grows with every stage it moves to.
-        stage_moves: list[Any] = []
-        if self.model is Deal:
-            stage_moves = [
-                *creates,
-                *(obj.__dict__ for obj, (_r, _p, c) in zip(updates, changed, strict=True) if "stage" in c),
-            ]
-        return creates, updates, fields, stage_moves
+                self.unchanged += 1
+        if differing:
+            objs = self.model._default_manager.in_bulk([pk for _row, pk in differing])
+            for row, pk in differing:
+                obj = objs[pk]
+                before = snapshot(obj)
+                for attname, value in row.values.items():
+                    setattr(obj, attname, value)
+                drafts.append(Draft(data=dict(row.values), obj=obj, created=False, before=before, row=row.number))
+        drafts = self._prepare(drafts)
+        changing = [d for d in drafts if not d.created and d.changed()]
+        changeable = self._allowed([d.obj.pk for d in changing], "change")
+        writing: list[Draft] = []
+        for d in drafts:
+            if not d.created and d not in changing:
+                self.unchanged += 1
+            elif not d.created and changeable is not None and d.obj.pk not in changeable:
+                self.problems.error(d.row, key_label, key, _("You may see this record but not change it."))
+            elif self._clean(d):
+                writing.append(d)
+                if d.created:
+                    self.created += 1
+                else:
+                    self.updated += 1
+        return writing
 
-    def _apply(self, changed: list[tuple[Row, int, dict[str, Any]]]) -> tuple[list[models.Model], set[str]]:
-        """Load the changed records whole, apply the rows' changes and check the model's rules on them."""
-        if not changed:
-            return [], set()
-        objs = self.model._default_manager.in_bulk([pk for _row, pk, _changes in changed])
-        updates: list[models.Model] = []
-        fields: set[str] = set()
-        kept: list[tuple[Row, int, dict[str, Any]]] = []
-        for row, pk, changes in changed:
-            obj = objs[pk]
-            for attname, value in changes.items():
-                setattr(obj, attname, value)
-            if self._clean(row, obj):
-                updates.append(obj)
-                kept.append((row, pk, changes))
-                fields.update(self.model._meta.get_field(a).name for a in changes)
-        changed[:] = kept
-        self.updated += len(updates)
-        return updates, fields
+    def _prepare(self, drafts: list[Draft]) -> list[Draft]:
+        """Run the kind's ``Records.prepare`` (derived fields, domain rules) and return the drafts it accepts.
+
+        The hook stops at the first draft it refuses; halving the batch until each refusal is alone finds them
+        all with a few more calls, so every such row is reported.
+        """
+        if not drafts:
+            return drafts
+        try:
+            self.records.prepare(self.user, drafts)
+        except PatronError as exc:
+            if len(drafts) == 1:
+                draft = drafts[0]
+                name = (exc.field or "").removesuffix("_id")
+                message = exc.message.removeprefix(f"{exc.field}: ") if exc.field else exc.message
+                self.problems.error(draft.row, self._header_of(name) if name else "", name, message)
+                return []
+            middle = len(drafts) // 2
+            return self._prepare(drafts[:middle]) + self._prepare(drafts[middle:])
+        return drafts
 
     def _match_one(self, row: Row, index: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any] | bool | None:
         """Return the stored row a file row names (None for a new one), or False after noting a clash of keys."""
@@ -989,47 +1085,33 @@ class Importer:
             return False
         return stored
 
-    def _new(self, row: Row) -> dict[str, Any] | None:
-        """Return a new record's values, every field filled (with its default where the file says nothing)."""
-        values = {**self.defaults, **row.values}
-        if self.needs_instance:
-            # Owned records take their owner from the importer; some models check rules across fields.
-            # Positional arguments in field order take Django's fast path through Model.__init__.
-            obj = self.model(*[values[a] for a in self.attnames])
-            self.records.prepare_new(self.user, obj)
-            if not self._clean(row, obj):
-                return None
-            values = {a: getattr(obj, a) for a in self.attnames}
-        self.created += 1
-        return values
-
-    def _clean(self, row: Row, obj: models.Model) -> bool:
-        """Run the model's own cross-field rules (an end date before its start, ...) on the row."""
+    def _clean(self, draft: Draft) -> bool:
+        """Run the model's own cross-field rules (an end date before its start, ...) on a draft."""
         if not self.has_clean:
             return True
         try:
-            obj.clean()
+            draft.obj.clean()
         except ValidationError as exc:
             details = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
             for name, messages in details.items():
                 column = self._header_of(name) if name != "__all__" else ""
-                self.problems.error(row.number, column, name, " ".join(messages))
+                self.problems.error(draft.row, column, name, " ".join(messages))
             return False
         return True
 
     # Writing
 
-    def _write(self, creates: list, updates: list, fields: set[str], stage_moves: list) -> None:
+    def _write(self, writing: list[Draft]) -> None:
+        """Write the chunk's new and changed records with their history, then what hangs off them."""
+        creates = [d.obj for d in writing if d.created]
+        updates = [d for d in writing if not d.created]
         if creates:
             self.writer.create(creates)
         if updates:
-            self.writer.update(updates, fields)
-        if stage_moves:
-            moves = [
-                DealStageChange(deal_id=d["id"], stage=d["stage"], entered_at=self.now, changed_by=self.user)
-                for d in stage_moves
-            ]
-            DealStageChange.objects.bulk_create(moves, batch_size=BATCH_SIZE)
+            fields = {self.model._meta.get_field(a).name for d in updates for a in d.changed()}
+            self.writer.update([d.obj for d in updates], fields)
+        # The kind's own follow-up writes, such as the stage history of deals.
+        self.records.write_related(self.user, writing)
 
 
 class OrmWriter:
@@ -1041,12 +1123,9 @@ class OrmWriter:
         self.now = now
         self.attnames = [f.attname for f in model._meta.concrete_fields]
 
-    def create(self, rows: list[dict[str, Any]]) -> None:
-        """Insert new records (given as ``{attname: value}``, which get their ids) with a "+" history row each."""
-        objs = [self.model(*[row[a] for a in self.attnames]) for row in rows]
+    def create(self, objs: list[models.Model]) -> None:
+        """Insert new records with a "+" history row each (they get their ids)."""
         bulk_create_with_history(objs, self.model, batch_size=BATCH_SIZE, **self.history)
-        for row, obj in zip(rows, objs, strict=True):
-            row["id"] = obj.pk
 
     def update(self, objs: list[models.Model], fields: set[str]) -> None:
         """Save changed fields with a "~" history row each."""
@@ -1112,18 +1191,19 @@ class PostgresWriter(OrmWriter):
             [self.now, self.reason, kind, self.user.pk],
         )
 
-    def create(self, rows: list[dict[str, Any]]) -> None:
+    def create(self, objs: list[models.Model]) -> None:
         """Insert new records (ids drawn from the table's sequence) with a "+" history row each."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [self.model._meta.db_table, len(rows)],
+                [self.model._meta.db_table, len(objs)],
             )
             stamps = dict.fromkeys(self.auto_now_add + self.auto_now, self.now)
-            for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-                row["id"] = pk
-                row.update(stamps)
-            self._stage(cursor, rows)
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.__dict__.update(stamps)
+                obj.pk = pk
+                obj._state.adding = False
+            self._stage(cursor, [obj.__dict__ for obj in objs])
             columns = ", ".join(self.columns)
             cursor.execute(f"INSERT INTO {self.table} ({columns}) SELECT {columns} FROM {self.stage}")
             self._history(cursor, "+")

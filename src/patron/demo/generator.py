@@ -1234,7 +1234,8 @@ class _Builder:
             return
         ids = self.writer.allocate(Deal, len(deals)).tolist()
         opened_text = self.writer.datetimes(self.seconds(np.array([d[11][0][1] for d in deals]) + 0.4))
-        rows, changes = [], []
+        rows: list[tuple] = []
+        changes: list[tuple[int, str, float, int]] = []
         for k, (row, owner, kind, name, stage, amount, closed, close, lead, campaign, reason, path) in enumerate(deals):
             last_change = self.writer.datetimes(self.seconds(np.array([path[-1][1] + 0.4])))[0]
             rows.append(

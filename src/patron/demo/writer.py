@@ -72,9 +72,15 @@ class BulkWriter:
         key = (model, fields)
         if key in self._columns:
             return self._columns[key]
-        given = [model._meta.get_field(name) for name in fields]
+        given: list[models.Field] = []
+        for name in fields:
+            f = model._meta.get_field(name)
+            if not isinstance(f, models.Field) or not f.concrete:
+                raise ValueError(f"{model.__name__}.{name} is not a column.")
+            given.append(f)
         names = {f.attname for f in given} | {f.name for f in given}
-        extra, constants = [], []
+        extra: list[models.Field] = []
+        constants: list[Any] = []
         for f in model._meta.concrete_fields:
             if f.name in names or f.attname in names:
                 continue
@@ -87,7 +93,7 @@ class BulkWriter:
             extra.append(f)
             constants.append(value)
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in [*given, *extra])
+        columns = ", ".join(quote(str(f.column)) for f in [*given, *extra])
         self._columns[key] = (columns, tuple(constants))
         return self._columns[key]
 

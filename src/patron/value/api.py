@@ -123,6 +123,7 @@ def segments(request: HttpRequest, run: int | None = None, scope: str = "all") -
     if data is None:
         raise NotFound(_("No scoring run has finished yet; start one with POST /api/v1/value/runs."))
     shown = chosen or services.latest_run()
+    assert shown is not None  # segments() returned data, so there is a run
     return {**data, "run_id": shown.pk, "observation_end": shown.observation_end}
 
 

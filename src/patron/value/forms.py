@@ -19,9 +19,9 @@ class PercentListField(forms.CharField):
             return ", ".join(f"{share * 100:g}" for share in value)
         return value
 
-    def to_python(self, value: Any) -> list[float]:
+    def to_python(self, value: Any) -> Any:
         """Parse '20, 30, 50' (or '20%; 30%; 50%') into [0.2, 0.3, 0.5]."""
-        text = super().to_python(value)
+        text = super().to_python(value) or ""
         parts = [p.strip().rstrip("%").strip() for p in text.replace(";", ",").split(",") if p.strip()]
         try:
             shares = [float(p.replace(" ", "")) / 100 for p in parts]
@@ -89,6 +89,6 @@ class ValueSettingsForm(forms.ModelForm):
             "strategy_steady",
         ]
 
-    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+    def sections(self) -> list[tuple[Any, list[forms.BoundField]]]:
         """Return the form's fields grouped under headings, in page order."""
         return [(title, [self[name] for name in names]) for title, names in self.SECTIONS]

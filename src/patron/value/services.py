@@ -98,6 +98,16 @@ def lifecycle_label(name: str) -> str:
         return name
 
 
+def lifecycle_choices() -> list[tuple[str, str]]:
+    """Return (value, label) pairs of the lifecycle classes, for filter menus."""
+    return [(str(c.value), str(c.label)) for c in LifecycleClass]
+
+
+def rfm_choices() -> list[tuple[str, str]]:
+    """Return (value, label) pairs of the RFM segments, for filter menus."""
+    return [(name, str(label)) for name, label in RFM_LABELS.items()]
+
+
 # --- runs ----------------------------------------------------------------------------------------------
 
 
@@ -458,6 +468,7 @@ def run_scoring(
     try:
         with transaction.atomic():
             _score_into(run, clock, observation_end or timezone.localdate())
+            committing = time.perf_counter()
     except Exception as exc:
         if isinstance(exc, PatronError):
             message = exc.message
@@ -469,6 +480,9 @@ def run_scoring(
         )
         run.refresh_from_db()
         raise
+    # The commit (inside a caller's transaction: a savepoint release) is timed after the run was saved.
+    run.timings["commit"] = round(time.perf_counter() - committing, 4)
+    ScoreRun.objects.filter(pk=run.pk).update(timings=run.timings)
     if progress is not None:
         progress("done", 1.0)
     return run
@@ -704,7 +718,8 @@ def _score_rows(run: ScoreRun, customers: pa.Table, extra: Mapping[str, Any]) ->
 
 def _copy_scores(table: pa.Table) -> None:
     """Write score rows with ``COPY ... FROM STDIN (FORMAT CSV)`` in slices (PostgreSQL)."""
-    columns = [AccountScore._meta.get_field(name.removesuffix("_id")).column for name in table.column_names]
+    column_of = {f.attname: str(f.column) for f in AccountScore._meta.concrete_fields}
+    columns = [column_of[name] for name in table.column_names]
     sql = f"COPY {AccountScore._meta.db_table} ({', '.join(columns)}) FROM STDIN (FORMAT CSV)"
     # Arrow writes nulls as empty fields and empty strings as "" (quoted), which is exactly how COPY's
     # CSV format tells NULL from ''.
@@ -785,14 +800,16 @@ def _tracking(
     model: Any, orders: pa.Table, first_day: dt.date, end: dt.date, unit_days: float, curve: Callable[..., Any]
 ) -> list[dict[str, Any]]:
     """Return the tracking curve: repeat purchase days per period, actual vs the model's expectation."""
-    ids = orders.column("customer_id").to_numpy()
+    ids = orders.column("customer_id").to_numpy().astype(np.int64)
     days = pc.cast(orders.column("date"), pa.int32()).to_numpy().astype(np.int64)
-    # One purchase per customer and day, as the summary counts them.
-    pairs = np.unique(np.stack([ids, days], axis=1), axis=0)
-    first_of_customer = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]
+    # One purchase per customer and day, as the summary counts them: one int64 key per (customer, day)
+    # (days since 1970 stay below 2**17 until the year 2328), sorted once.
+    keys = np.unique(ids * (1 << 17) + days)
+    customer, day = keys >> 17, keys & ((1 << 17) - 1)
+    first_of_customer = np.r_[True, customer[1:] != customer[:-1]]
     start = (first_day - dt.date(1970, 1, 1)).days
-    offsets = (pairs[first_of_customer, 1] - start) / unit_days
-    repeats = (pairs[~first_of_customer, 1] - start) / unit_days
+    offsets = (day[first_of_customer] - start) / unit_days
+    repeats = (day[~first_of_customer] - start) / unit_days
     periods = max(1, math.ceil(((end - first_day).days + 1) / unit_days))
     return curve(model, offsets, repeats, periods)
 
@@ -908,6 +925,7 @@ def tier_transitions(run_a: ScoreRun, run_b: ScoreRun, *, user: User | None = No
     scores_a = AccountScore.objects.filter(run=run_a)
     if user is not None:
         scores_a, scores_b = scores_a.restrict(user), scores_b.restrict(user)
+    pairs: Any
     if run_b.previous_run_id == run_a.pk:
         pairs = scores_b.values(source=F("previous_abc_tier"), target=F("abc_tier")).annotate(n=Count("id"))
     else:

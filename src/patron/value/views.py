@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -14,17 +14,23 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from patron.analytics.segments import LIFECYCLE_CLASSES, RFM_SEGMENTS
+from patron.core.models import User
 from patron.errors import Conflict, Forbidden, Invalid
 from patron.value import charts, services
 from patron.value.forms import ValueSettingsForm
 from patron.value.models import TIER_LETTERS, LifecycleClass
 
 
+def signed_in(request: HttpRequest) -> User:
+    """Return the user of a page behind login_required (never anonymous there)."""
+    return cast(User, request.user)
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Show the customer-value dashboard of the latest run (or how to make the first one)."""
     scope = request.GET.get("scope")
-    data = services.dashboard_data(request.user, scope=scope if scope in ("all", "visible") else None)
+    data = services.dashboard_data(signed_in(request), scope=scope if scope in ("all", "visible") else None)
     segments = data["segments"]
     if segments:
         data["charts"] = _dashboard_charts(segments, data["run"])
@@ -181,7 +187,7 @@ def _arpu_table(arpu: dict[str, Any] | None) -> dict[str, Any] | None:
 def recompute(request: HttpRequest) -> HttpResponse:
     """Queue a scoring run (admins and managers) and go back to the dashboard."""
     try:
-        run = services.enqueue_scoring(request.user)
+        run = services.enqueue_scoring(signed_in(request))
     except Conflict as exc:
         messages.warning(request, exc.message)
     else:
@@ -205,7 +211,7 @@ def diagnostics(request: HttpRequest) -> HttpResponse:
         chosen = int(run_id) if run_id else None
     except ValueError:
         raise Invalid(_("run must be a run id."), field="run") from None
-    data = services.diagnostics_data(request.user, chosen)
+    data = services.diagnostics_data(signed_in(request), chosen)
     found = data["diagnostics"] or {}
     unit = found.get("time_unit") or (data["run"].time_unit if data["run"] else "week")
     unit_label = {"day": _("days"), "week": _("weeks"), "month": _("months")}.get(unit, unit)
@@ -299,8 +305,8 @@ def scores(request: HttpRequest) -> HttpResponse:
     filters = services.ScoreFilters.from_mapping(request.GET)
     order = request.GET.get("order") or "-clv"
     cursor = request.GET.get("cursor")
-    page = services.latest_scores(request.user, filters, order, cursor, 50)
-    run, _qs = services.scores_query(request.user, filters)
+    page = services.latest_scores(signed_in(request), filters, order, cursor, 50)
+    run, _qs = services.scores_query(signed_in(request), filters)
     query = {k: v for k, v in request.GET.items() if k != "cursor" and v}
     next_url = f"?{urlencode({**query, 'cursor': page.next_cursor})}" if page.next_cursor else None
     export_url = "/api/v1/value/scores/export.csv" + (f"?{urlencode(query)}" if query else "")
@@ -329,7 +335,7 @@ def scores(request: HttpRequest) -> HttpResponse:
 @login_required
 def value_settings(request: HttpRequest) -> HttpResponse:
     """Let admins change how customers are scored (the next run uses the new settings)."""
-    if not request.user.is_admin:
+    if not signed_in(request).is_admin:
         raise Forbidden(_("Only admins may change the value settings."))
     current = services.get_settings()
     form = ValueSettingsForm(request.POST or None, instance=current)
@@ -338,7 +344,7 @@ def value_settings(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             changed = {name: form.cleaned_data[name] for name in form.fields}
             try:
-                services.update_settings(request.user, changed)
+                services.update_settings(signed_in(request), changed)
             except Invalid as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:

@@ -33,6 +33,15 @@ class _BetaGeoLikelihood:
         self.x_index = self.x_index.ravel()
         self.weight_by_x = np.bincount(self.x_index, weights=weight, minlength=len(self.distinct_x))
         self.repeat_x = self.distinct_x > 0
+        # Likewise log(alpha + T) and log(alpha + t_x): T and t_x are whole days or weeks, so there are
+        # a few hundred distinct values; each step takes logs of those and gathers them per row. The
+        # "alive" term -(r + x) log(alpha + T) is summed per distinct T with the weights below.
+        self.distinct_age, self.age_index = np.unique(age, return_inverse=True)
+        self.age_index = self.age_index.ravel()
+        self.distinct_t_x, self.t_x_index = np.unique(t_x, return_inverse=True)
+        self.t_x_index = self.t_x_index.ravel()
+        self.weight_by_age = np.bincount(self.age_index, weights=weight, minlength=len(self.distinct_age))
+        self.weighted_x_by_age = np.bincount(self.age_index, weights=weight * x, minlength=len(self.distinct_age))
 
     def log_likelihood(self, params: FloatArray) -> float:
         """Return the full log-likelihood (every term, as the paper prints it) summed over customers."""
@@ -52,31 +61,47 @@ class _BetaGeoLikelihood:
         b_x_minus_1 = np.where(self.repeat_x, b + xs - 1, 1.0)
         log_second_factor = np.where(self.repeat_x, np.log(a) - np.log(b_x_minus_1), -np.inf)
 
+        # Per customer: log L = alive + log(1 + exp(excess)), with alive = -(r + x) log(alpha + T) and
+        # excess = dropped - alive = log(a / (b + x - 1)) + (r + x) (log(alpha + T) - log(alpha + t_x)).
+        log_alpha_age = np.log(alpha + self.distinct_age)
+        log_alpha_t_x = np.log(alpha + self.distinct_t_x)
+        log_ratio = log_alpha_age[self.age_index]
+        log_ratio -= log_alpha_t_x[self.t_x_index]
         r_plus_x = r + self.x
-        log_alpha_t = np.log(alpha + self.age)
-        log_alpha_tx = np.log(alpha + self.t_x)
-        alive_term = -r_plus_x * log_alpha_t
-        dropped_term = log_second_factor[self.x_index] - r_plus_x * log_alpha_tx
-        log_sum = np.logaddexp(alive_term, dropped_term)
+        excess = r_plus_x * log_ratio
+        excess += log_second_factor[self.x_index]
+        alive_weight_by_age = r * self.weight_by_age + self.weighted_x_by_age
+        alive_sum = -float(alive_weight_by_age @ log_alpha_age)
 
         per_x = gammaln(r + xs) - gammaln(r) + betaln(a, b + xs) - betaln(a, b)
-        value = float(self.weight @ log_sum) + float(self.weight_by_x @ per_x) + self.total_weight * r * np.log(alpha)
+        value = (
+            alive_sum
+            + float(self.weight @ np.logaddexp(0.0, excess))
+            + float(self.weight_by_x @ per_x)
+            + self.total_weight * r * np.log(alpha)
+        )
         if not with_gradient:
             return value, np.empty(0)
 
-        # Share of each customer's likelihood coming from the "dropped out" term.
-        dropped_share = np.exp(dropped_term - log_sum)
-        alive_share = 1.0 - dropped_share
-        weighted_dropped = self.weight * dropped_share
+        # Share of each customer's likelihood coming from the "dropped out" term, times the weight.
+        weighted_dropped = expit(excess)
+        weighted_dropped *= self.weight
         dropped_by_x = np.bincount(self.x_index, weights=weighted_dropped, minlength=len(xs))
 
         d_r = (
             float(self.weight_by_x @ (digamma(r + xs) - digamma(r)))
             + self.total_weight * np.log(alpha)
-            - float(self.weight @ (alive_share * log_alpha_t + dropped_share * log_alpha_tx))
+            - float(self.weight_by_age @ log_alpha_age)
+            + float(weighted_dropped @ log_ratio)
         )
-        d_alpha = self.total_weight * r / alpha - float(
-            self.weight @ (r_plus_x * (alive_share / (alpha + self.age) + dropped_share / (alpha + self.t_x)))
+        inverse_age = 1.0 / (alpha + self.distinct_age)
+        inverse_t_x = 1.0 / (alpha + self.distinct_t_x)
+        inverse_gap = inverse_t_x[self.t_x_index]
+        inverse_gap -= inverse_age[self.age_index]
+        d_alpha = (
+            self.total_weight * r / alpha
+            - float(alive_weight_by_age @ inverse_age)
+            - float((weighted_dropped * r_plus_x) @ inverse_gap)
         )
         d_a = float(self.weight_by_x @ (digamma(a + b) - digamma(a + b + xs))) + dropped_by_x.sum() / a
         d_b = float(self.weight_by_x @ (digamma(b + xs) - digamma(b) + digamma(a + b) - digamma(a + b + xs))) - float(

@@ -25,8 +25,8 @@ from patron.errors import CannotFit, Invalid
 class _GammaGammaLikelihood:
     """The log-likelihood of each repeat buyer's mean spend, with its analytic gradient.
 
-    Only log(v + x m) needs every row at every step; the other terms are summed once (by x where they
-    involve p), so a 10M-customer fit costs one log and one division per customer per step.
+    Only log(v + x m) needs every row at every step, and only once per distinct total spend x m; the
+    other terms are summed once (by x where they involve p).
     """
 
     def __init__(self, x: FloatArray, mean_spend: FloatArray, weight: FloatArray) -> None:
@@ -42,13 +42,20 @@ class _GammaGammaLikelihood:
         self.sum_x_log_x = float(self.weight_by_x @ (self.distinct_x * np.log(self.distinct_x)))
         self.weighted_x = weight * x
         self.sum_x = float(self.weighted_x.sum())
+        # log(v + x m) depends on the customer's total repeat spend x m alone, and sums of cents repeat a
+        # lot (1M customers: 650k repeat buyers, 87k distinct totals): each step takes one log per
+        # distinct total, summed with the weight (and weight times x) of the customers who have it.
+        self.distinct_spend, spend_index = np.unique(self.total_spend, return_inverse=True)
+        spend_index = spend_index.ravel()
+        self.weight_by_spend = np.bincount(spend_index, weights=weight, minlength=len(self.distinct_spend))
+        self.weighted_x_by_spend = np.bincount(spend_index, weights=self.weighted_x, minlength=len(self.distinct_spend))
 
     def _evaluate(self, params: FloatArray, *, with_gradient: bool) -> tuple[float, FloatArray]:
         p, q, v = params
         xs = self.distinct_x
-        log_pooled = np.log(v + self.total_spend)
-        sum_log_pooled = float(self.weight @ log_pooled)
-        sum_x_log_pooled = float(self.weighted_x @ log_pooled)
+        log_pooled = np.log(v + self.distinct_spend)
+        sum_log_pooled = float(self.weight_by_spend @ log_pooled)
+        sum_x_log_pooled = float(self.weighted_x_by_spend @ log_pooled)
         # Density of the mean of x gamma(p, nu) spends, nu ~ gamma(q, v), per FHL (2005) eq. (3)-(4).
         value = (
             float(self.weight_by_x @ (gammaln(p * xs + q) - gammaln(p * xs)))
@@ -60,7 +67,7 @@ class _GammaGammaLikelihood:
         )
         if not with_gradient:
             return value, np.empty(0)
-        inverse_pooled = 1.0 / (v + self.total_spend)
+        inverse_pooled = 1.0 / (v + self.distinct_spend)
         d_p = (
             float(self.weight_by_x @ (xs * (digamma(p * xs + q) - digamma(p * xs))))
             + self.sum_x_log_x
@@ -74,8 +81,8 @@ class _GammaGammaLikelihood:
         )
         d_v = (
             self.total_weight * q / v
-            - p * float(self.weighted_x @ inverse_pooled)
-            - q * float(self.weight @ inverse_pooled)
+            - p * float(self.weighted_x_by_spend @ inverse_pooled)
+            - q * float(self.weight_by_spend @ inverse_pooled)
         )
         return value, np.array([d_p, d_q, d_v])
 

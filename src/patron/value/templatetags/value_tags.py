@@ -24,7 +24,7 @@ def account_value_panel(context: template.Context, account: Any) -> dict[str, An
     user = getattr(request, "user", None) or context.get("user")
     account_id = getattr(account, "pk", account)
     try:
-        value = services.account_value(user, int(account_id))
+        value = services.account_value(user, int(account_id)) if user is not None else None
     except NotFound:
         value = None
     return {"value": value, "account_id": account_id, "request": request, "user": user}

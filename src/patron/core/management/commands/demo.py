@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import dj_database_url
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.db import connection
 from patron.demo import SIZES, demo_database_url
 
 
-def same_database(url: str, current: dict[str, Any]) -> bool:
+def same_database(url: str, current: Mapping[str, Any]) -> bool:
     """Tell whether ``url`` names the database the settings already use."""
     wanted = dj_database_url.parse(url)
     if wanted["ENGINE"] != current["ENGINE"]:
@@ -48,7 +49,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Declare the demo's options."""
-        parser.add_argument("--db", metavar="PATH", help="SQLite file to use (default: demo.sqlite3 in the data folder)")
+        parser.add_argument(
+            "--db", metavar="PATH", help="SQLite file to use (default: demo.sqlite3 in the data folder)"
+        )
         parser.add_argument("--size", choices=SIZES, default="small", help="small: 2,000 B2B accounts; large: 1M B2C")
         parser.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
         parser.add_argument("--accounts", type=int, help="number of accounts instead of the size's default")
@@ -64,7 +67,7 @@ class Command(BaseCommand):
             return
         from rich.console import Console
 
-        console = Console(file=self.stdout._out, highlight=False)  # type: ignore[attr-defined]
+        console = Console(file=cast(IO[str], self.stdout), highlight=False)
         where = describe(url)
         if options["reset"]:
             self._reset(console, where)

@@ -7,7 +7,7 @@ Schedule it nightly with cron (``0 2 * * * patron score --quiet``) or enqueue fo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="No progress bar, only the summary.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        console = Console(file=self.stdout, highlight=False, soft_wrap=True)
+        console = Console(file=cast(IO[str], self.stdout), highlight=False, soft_wrap=True)
         try:
             if options["background"]:
                 run = services.enqueue_scoring(None, engine=options["engine"])
