@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         f"observation end {observation_end}, Patron options {patron.result.get('options')}"
     )
     print(f"best of {repeat} interleaved round(s); load average after the run {load_average()}")
-    print(f"{'stage':<34}{'in-process s':>14}{'wall s':>10}{'peak MB':>10}")
+    print(f"{'stage':<34}{'in-process s':>14}{'wall s':>10}{'peak MiB':>10}")
     print(f"{'floor: DuckDB read + GROUP BY':<34}{floor_seconds:>14.2f}{floor.seconds:>10.2f}{floor.peak_mb:>10.0f}")
     print(f"{'Patron score()':<34}{seconds:>14.2f}{patron.seconds:>10.2f}{patron.peak_mb:>10.0f}")
     stages = patron.result.get("timings") or {}
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Patron stages: " + ", ".join(f"{name} {value:.2f}s" for name, value in stages.items()))
     peaks = patron.result.get("peak_mb_by_stage") or {}
     if peaks:
-        print("Patron peak memory up to the end of: " + ", ".join(f"{k} {v:.0f} MB" for k, v in peaks.items()))
+        print("Patron peak memory up to the end of: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in peaks.items()))
     for warning in patron.result.get("warnings") or []:
         print(f"Patron warning: {warning}")
     print(f"Patron / floor: time {ratio(seconds, floor_seconds)}, peak memory {ratio(patron.peak_mb, floor.peak_mb)}")

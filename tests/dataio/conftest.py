@@ -55,5 +55,9 @@ def quick_passwords(settings):
 def max_mustermann(db):
     """The account executive the sample files name as owner (by e-mail or by full name)."""
     return UserFactory(
-        username="max.mustermann", email="max.mustermann@example.com", first_name="Max", last_name="Mustermann", role=Role.MEMBER
+        username="max.mustermann",
+        email="max.mustermann@example.com",
+        first_name="Max",
+        last_name="Mustermann",
+        role=Role.MEMBER,
     )

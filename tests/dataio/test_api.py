@@ -12,9 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def upload(api, query: str, name: str, content: bytes):
-    return api.client.post(
-        f"/api/v1/imports?{query}", {"file": SimpleUploadedFile(name, content)}, headers=api.headers
-    )
+    return api.client.post(f"/api/v1/imports?{query}", {"file": SimpleUploadedFile(name, content)}, headers=api.headers)
 
 
 def test_upload_gives_the_summary_and_reupload_changes_nothing(api_for, admin_user, max_mustermann):
@@ -31,7 +29,9 @@ def test_upload_gives_the_summary_and_reupload_changes_nothing(api_for, admin_us
 
 def test_preset_mapping_and_xlsx(api_for, admin_user, max_mustermann):
     api = api_for(admin_user)
-    response = upload(api, "kind=companies&preset=hubspot", "companies.csv", (FILES / "hubspot_companies.csv").read_bytes())
+    response = upload(
+        api, "kind=companies&preset=hubspot", "companies.csv", (FILES / "hubspot_companies.csv").read_bytes()
+    )
     assert response.status_code == 201 and response.json()["warning_count"] == 1
     data = xlsx_bytes([["Kennung", "Firma"], ["K-1", "Müller KG"]])
     response = upload(api, "kind=accounts&map=Kennung%3Dexternal_id&map=Firma%3Dname", "firmen.xlsx", data)

@@ -31,7 +31,9 @@ def test_imports_as_the_first_admin_and_prints_the_summary(admin_user, max_muste
 
 
 def test_user_option_and_preset(admin_user, max_mustermann):
-    out = patron_import("companies", str(FILES / "hubspot_companies.csv"), "--preset", "hubspot", "--user", "max.mustermann")
+    out = patron_import(
+        "companies", str(FILES / "hubspot_companies.csv"), "--preset", "hubspot", "--user", "max.mustermann"
+    )
     assert "3 created" in out
     assert "1 warning" in out and "Zed Nobody" in out
     assert "Columns left out: City, Create Date." in out

@@ -92,7 +92,9 @@ def test_dry_run_from_the_page(client_as, member):
 
 
 def test_column_reference_swaps_in_for_a_kind_and_preset(client_as, member):
-    response = client_as(member).get(reverse("dataio:import_fields"), {"kind": "contacts", "preset": "hubspot"}, headers=HX)
+    response = client_as(member).get(
+        reverse("dataio:import_fields"), {"kind": "contacts", "preset": "hubspot"}, headers=HX
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "Columns of contacts" in html and "Associated Company IDs" in html

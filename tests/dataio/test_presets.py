@@ -65,7 +65,11 @@ def test_hubspot_companies_contacts_and_deals(admin_user, max_mustermann):
         Decimal(0),
         dt.date(2025, 9, 1),
     )
-    for kind, name in (("accounts", "hubspot_companies.csv"), ("contacts", "hubspot_contacts.csv"), ("deals", "hubspot_deals.csv")):
+    for kind, name in (
+        ("accounts", "hubspot_companies.csv"),
+        ("contacts", "hubspot_contacts.csv"),
+        ("deals", "hubspot_deals.csv"),
+    ):
         again = import_sample(admin_user, kind, name, preset="hubspot")
         assert (again.created, again.updated, again.unchanged) == (0, 0, 3), name
 
@@ -99,7 +103,12 @@ def test_salesforce_accounts_contacts_and_opportunities(admin_user, max_musterma
         northwind,
     )
     lab = Deal.objects.get(external_id="0065g00000Cd2AAB")
-    assert (lab.stage, lab.kind, lab.amount, lab.expected_close) == ("proposal", "new", Decimal(150000), dt.date(2025, 11, 15))
+    assert (lab.stage, lab.kind, lab.amount, lab.expected_close) == (
+        "proposal",
+        "new",
+        Decimal(150000),
+        dt.date(2025, 11, 15),
+    )
     upsell = Deal.objects.get(external_id="0065g00000Cd3AAB")
     assert (upsell.stage, upsell.kind, upsell.closed_on, upsell.close_reason) == (
         "lost",
@@ -109,6 +118,21 @@ def test_salesforce_accounts_contacts_and_opportunities(admin_user, max_musterma
     )
     again = import_sample(admin_user, "deals", "salesforce_opportunities.csv", preset="salesforce")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+
+
+def test_a_second_export_column_fills_in_where_the_first_is_empty(admin_user):
+    import_sample(admin_user, "accounts", "hubspot_companies.csv", preset="hubspot")
+    text = (
+        "Record ID,First Name,Email,Phone Number,Mobile Phone Number,Associated Company IDs\n"
+        "61,Ola,ola@example.com,+48 22 111 11 11,+48 600 000 001,9817263544\n"
+        "62,Ivo,ivo@example.com,,+359 88 000 0002,9817263544\n"
+    )
+    run = run_import(admin_user, "contacts", text, preset="hubspot")
+    assert run.mapping["Phone Number"] == run.mapping["Mobile Phone Number"] == "phone"
+    assert dict(Contact.objects.values_list("external_id", "phone")) == {
+        "61": "+48 22 111 11 11",
+        "62": "+359 88 000 0002",
+    }
 
 
 def test_the_date_order_given_beats_the_presets(admin_user):

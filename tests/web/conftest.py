@@ -26,16 +26,6 @@ from tests.factories import (
 # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there unless told it is safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture
 def client_for():
@@ -103,17 +93,6 @@ def hidden_account(outsider):
 
 
 # Browser
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium for the whole test session (Debian's package, never a downloaded one)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

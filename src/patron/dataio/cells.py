@@ -172,6 +172,7 @@ def parse_date(value: Any, order: str | None = None) -> dt.date:
 
 def parse_datetime(value: Any, order: str | None = None) -> dt.datetime:
     """Return an aware date and time; a date alone is midnight, and times without a zone are local time."""
+    moment: dt.datetime | None
     if isinstance(value, dt.datetime):
         moment = value
     elif isinstance(value, dt.date):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -36,7 +36,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from patron.core.models import Role, Team, User
 from patron.core.pagination import Page, keyset_page
-from patron.core.permissions import visibility_q
+from patron.core.permissions import Action, visibility_q
 from patron.core.services import Draft, Records, snapshot
 from patron.dataio import cells
 from patron.dataio.cells import CellError, as_text, normal
@@ -126,12 +126,12 @@ class Problems:
         """Tell whether enough errors were collected to stop reading."""
         return len(self.errors) >= MAX_ERRORS
 
-    def error(self, row: int, column: str, name: str, message: str) -> None:
+    def error(self, row: int | None, column: str, name: str, message: str) -> None:
         """Note a row error (row 1 is the header row, so the first data row is usually row 2)."""
         if not self.full:
             self.errors.append({"row": row, "column": column, "field": name, "message": message})
 
-    def warning(self, row: int, column: str, name: str, message: str) -> None:
+    def warning(self, row: int | None, column: str, name: str, message: str) -> None:
         """Note something imported differently from the file, which did not stop the import."""
         self.warning_count += 1
         if len(self.warnings) < MAX_WARNINGS:
@@ -154,7 +154,7 @@ class Problems:
 class SeenKeys:
     """The key values met so far in a file, kept as 64-bit hashes beside their row numbers.
 
-    A million keys take 16 MB of arrays instead of a set of a million strings, so memory stays flat while the
+    A million keys take 12 MB of arrays instead of a set of a million strings, so memory stays flat while the
     file streams. Two different keys sharing a 64-bit hash would be reported as a repeat; for a million keys
     the odds of that are about one in thirty million.
     """
@@ -185,7 +185,7 @@ class SeenKeys:
                     earlier[i] = int(run_rows[at[j]])
         keep = np.fromiter((earlier[i] is None for i in order.tolist()), dtype=bool, count=len(values))
         kept = order[keep]
-        self.runs.append((hashes[kept], np.asarray(rows, dtype=np.int64)[kept]))
+        self.runs.append((hashes[kept], np.asarray(rows, dtype=np.int32)[kept]))
         # Merge runs of similar size (as a log-structured merge does) so lookups stay few and merging cheap.
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]):
             (h2, r2), (h1, r1) = self.runs.pop(), self.runs.pop()
@@ -441,8 +441,8 @@ def plan_columns(
         return by_name.get(normal(column)) if index is None else index
 
     for column, target in (mapping or {}).items():
-        index = find(column)
-        if index is None:
+        mapped = find(column)
+        if mapped is None:
             raise Invalid(
                 _("The mapping names the column “%(column)s”, which the file does not have. Its columns: %(columns)s.")
                 % {"column": column, "columns": ", ".join(h for h in header if h)},
@@ -450,7 +450,7 @@ def plan_columns(
                 details=[{"row": header_row, "column": column, "field": target, "message": "no such column"}],
             )
         if not target or target == "-":
-            refused.add(index)
+            refused.add(mapped)
             continue
         name = names.get(normal(target))
         if name is None:
@@ -460,20 +460,21 @@ def plan_columns(
                 field="map",
                 details=[{"row": header_row, "column": column, "field": target, "message": "no such field"}],
             )
-        if name in chosen and chosen[name] != index:
+        if name in chosen and chosen[name] != mapped:
             raise Invalid(
                 _("Two columns are mapped to %(field)s; map only one.") % {"field": name},
                 field="map",
                 details=[{"row": header_row, "column": column, "field": name, "message": "mapped twice"}],
             )
-        chosen[name] = index
-        used.add(index)
+        chosen[name] = mapped
+        used.add(mapped)
     preset_columns = preset.columns_for(kind.name) if preset else []
     fallbacks: dict[str, list[int]] = {}
     for column, name in preset_columns:
-        index = find(column)
-        if index is None or index in used or index in refused:
+        found = find(column)
+        if found is None or found in used or found in refused:
             continue
+        index = found
         if name not in chosen:
             chosen[name] = index
             fallbacks[name] = []
@@ -509,7 +510,7 @@ def plan_columns(
 
 def _check_required(kind: Kind, chosen: Mapping[str, int], preset_columns: list[tuple[str, str]], row: int) -> None:
     """Raise Invalid naming every required column the file lacks, before any row is read."""
-    expected = {}
+    expected: dict[str, str] = {}
     for column, name in preset_columns:
         expected.setdefault(name, column)
     missing = []
@@ -543,8 +544,8 @@ def one_of(model: type[models.Model], name: str, values: Iterable[Any]) -> Q:
     if connection.vendor != "postgresql":
         return Q(**{f"{name}__in": values})
     qn = connection.ops.quote_name
-    model_field = model._meta.get_field(name)
-    column = f"{qn(model._meta.db_table)}.{qn(model_field.column)}"
+    model_field = cast(models.Field, model._meta.get_field(name))
+    column = f"{qn(model._meta.db_table)}.{qn(model_field.column or name)}"
     array_type = re.sub(r"\(.*\)", "", model_field.rel_db_type(connection) or "text")
     sql = f"{column} IN (SELECT unnest(%s::{array_type}[]))"
     return Q(RawSQL(sql, [values], output_field=models.BooleanField()))
@@ -966,7 +967,7 @@ class Importer:
                 )
         return index
 
-    def _allowed(self, pks: list[int], action: str) -> set[int] | None:
+    def _allowed(self, pks: list[int], action: Action) -> set[int] | None:
         """Return the ids among ``pks`` the user may ``action`` (None meaning all of them)."""
         if self.changeable_all or not pks:
             return None
@@ -1161,8 +1162,8 @@ class PostgresWriter(OrmWriter):
         self.types = [re.sub(r"\(.*\)", "", f.db_type(connection) or "") for f in self.fields]
         self.table = qn(model._meta.db_table)
         self.stage = qn(f"import_stage_{model._meta.db_table}")
-        self.columns = [qn(f.column) for f in self.fields]
-        by_attname = {f.attname: qn(f.column) for f in self.fields}
+        self.columns = [qn(f.column or "") for f in self.fields]
+        by_attname = {f.attname: qn(f.column or "") for f in self.fields}
         history_model = model.history.model  # type: ignore[attr-defined]
         tracked = [f for f in history_model._meta.concrete_fields if f.attname not in _HISTORY_OWN]
         self.history_table = qn(history_model._meta.db_table)
@@ -1213,9 +1214,8 @@ class PostgresWriter(OrmWriter):
         for obj in objs:
             for attname in self.auto_now:
                 setattr(obj, attname, self.now)
-        names = {self.model._meta.get_field(f).column for f in fields} | {
-            self.model._meta.get_field(a).column for a in self.auto_now
-        }
+        column_of = {f.name: f.column or "" for f in self.fields} | {f.attname: f.column or "" for f in self.fields}
+        names = {column_of[f] for f in fields} | {column_of[a] for a in self.auto_now}
         qn = connection.ops.quote_name
         assignments = ", ".join(f"{qn(c)} = s.{qn(c)}" for c in sorted(names))
         with connection.cursor() as cursor:

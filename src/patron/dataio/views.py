@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from patron.core.models import User
 from patron.dataio import services
 from patron.dataio.kinds import KIND_CHOICES
 from patron.dataio.models import ImportRun
@@ -52,12 +53,17 @@ class ImportForm(forms.Form):
     )
 
 
+def _user(request: HttpRequest) -> User:
+    """Return the signed-in user of a page request (every page here requires one)."""
+    return cast(User, request.user)
+
+
 def _context(request: HttpRequest, form: ImportForm, **extra: Any) -> dict[str, Any]:
     kind = form["kind"].value() or KIND_CHOICES[0][0]
     preset = form["preset"].value() or ""
     return {
         "form": form,
-        "runs": services.list_runs(request.user, limit=RECENT_RUNS).items,
+        "runs": services.list_runs(_user(request), limit=RECENT_RUNS).items,
         "description": _describe(kind, preset),
         **extra,
     }
@@ -85,7 +91,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
         upload = data["file"]
         try:
             run = services.import_file(
-                request.user,
+                _user(request),
                 data["kind"],
                 upload,
                 file_name=upload.name,
@@ -98,7 +104,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             error = exc  # the failed run stays recorded; nothing else was written
     status = 200 if run is not None else 422
     context = _context(request, form, run=run, error=error)
-    template = "dataio/_result.html" if request.htmx else "dataio/import.html"
+    template = "dataio/_result.html" if getattr(request, "htmx", False) else "dataio/import.html"
     return render(request, template, context, status=status)
 
 
@@ -114,5 +120,5 @@ def import_fields(request: HttpRequest) -> HttpResponse:
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Show one import run: its file, mapping, counts, and every row error or warning it kept."""
-    run = services.get_run(request.user, pk)
+    run = services.get_run(_user(request), pk)
     return render(request, "dataio/run_detail.html", {"run": run})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -49,7 +49,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the import in one transaction and print its summary, or its row errors and fail."""
-        console = Console(file=self.stdout, highlight=False, soft_wrap=True)
+        console = Console(file=cast(IO[str], self.stdout), highlight=False, soft_wrap=True)
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
