@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.staticfiles.views import serve as serve_static
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from patron.core.api import api
 from patron.customers.api import router as customers_router
@@ -16,7 +16,7 @@ from patron.value.api import router as value_router
 for router in (customers_router, engagement_router, pipeline_router, feedback_router, dataio_router, value_router):
     api.add_router("/", router)
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import check_for_language
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
 from patron.core import services
+from patron.core.http import AuthedRequest
 from patron.errors import Invalid
 
 # A year: the language a user picked should outlive the browser session.
@@ -64,7 +65,7 @@ class LoginView(auth_views.LoginView):
 
 
 @require_POST
-def set_language(request: HttpRequest) -> HttpResponse:
+def set_language(request: AuthedRequest) -> HttpResponse:
     """Switch the interface language, remembering it in a lasting cookie and on the user's profile."""
     response = django_set_language(request)
     code = request.POST.get("language", "")
@@ -76,7 +77,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     """Show the user's overview: renewals coming up on their accounts, open tickets and accounts at risk."""
     from patron.customers import services as customers
     from patron.engagement import services as engagement
@@ -115,7 +116,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthedRequest) -> HttpResponse:
     """Show the user's details and API tokens; a token made a moment ago is shown in full once."""
     raw_token = request.session.pop(RAW_TOKEN_SESSION_KEY, None)
     context = {
@@ -128,7 +129,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: AuthedRequest) -> HttpResponse:
     """Create an API token and show its secret once on the profile page."""
     try:
         token, raw = services.create_token(request.user, request.POST.get("name", ""))
@@ -141,7 +142,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     """Revoke one of the user's tokens."""
     token = services.revoke_token(request.user, pk)
     messages.success(

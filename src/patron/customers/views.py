@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from patron.core.http import AuthedRequest
 from patron.core.models import Team
 from patron.customers import services
 from patron.customers.models import Account, LifecycleStage
@@ -80,10 +81,10 @@ class AccountFilterForm(forms.Form):
 
     def __init__(self, data: Any, *, people: list[Any], teams: list[Team]):
         super().__init__(data)
-        self.fields["owner_id"].choices = [("", ""), *((u.pk, str(u)) for u in people)]
-        self.fields["team_id"].choices = [("", ""), *((t.pk, t.name) for t in teams)]
-        self.fields["lifecycle_class"].choices = [("", ""), *value.lifecycle_choices()]
-        self.fields["rfm_segment"].choices = [("", ""), *value.rfm_choices()]
+        cast(forms.ChoiceField, self.fields["owner_id"]).choices = [("", ""), *((u.pk, str(u)) for u in people)]
+        cast(forms.ChoiceField, self.fields["team_id"]).choices = [("", ""), *((t.pk, t.name) for t in teams)]
+        cast(forms.ChoiceField, self.fields["lifecycle_class"]).choices = [("", ""), *value.lifecycle_choices()]
+        cast(forms.ChoiceField, self.fields["rfm_segment"]).choices = [("", ""), *value.rfm_choices()]
 
     def values(self) -> dict[str, Any]:
         """Return the valid, non-empty filters (an invalid value is dropped and shown as an error)."""
@@ -93,7 +94,7 @@ class AccountFilterForm(forms.Form):
 
 
 @login_required
-def account_list(request: HttpRequest) -> HttpResponse:
+def account_list(request: AuthedRequest) -> HttpResponse:
     """List the accounts the user may see: search, filters, sorting and a keyset "next page"."""
     people = _people()
     teams = list(Team.objects.order_by("name"))
@@ -241,7 +242,7 @@ def timeline_context(user: Any, account: Account, params: Any) -> dict[str, Any]
 
 
 @login_required
-def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def account_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """Show everything about one account: key facts, contacts, the merged timeline, deals and subscriptions."""
     from patron.engagement.views import InteractionForm, contact_choices
 
@@ -273,7 +274,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+def account_timeline(request: AuthedRequest, pk: int) -> HttpResponse:
     """Return the timeline of an account for htmx: the whole list for new filters, or the next items for "older"."""
     account = services.accounts.get(request.user, pk)
     context = timeline_context(request.user, account, request.GET)
@@ -287,7 +288,7 @@ def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """Show a contact: details, consent, and their interactions, tickets and survey answers."""
     user = request.user
     contact = services.contacts.get(user, pk)
@@ -308,7 +309,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def contact_data(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_data(request: AuthedRequest, pk: int) -> HttpResponse:
     """Download everything Patron holds about a contact as a JSON file (a data subject access request)."""
     data = services.contact_data(request.user, pk)
     body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
@@ -328,7 +329,7 @@ class EraseForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def contact_erase(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_erase(request: AuthedRequest, pk: int) -> HttpResponse:
     """Ask for confirmation, then erase a contact's personal data through the service."""
     contact = services.contacts.get(request.user, pk)
     form = EraseForm(request.POST if request.method == "POST" else None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -11,13 +11,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from patron.core.http import AuthedRequest
 from patron.core.pagination import keyset_page
 from patron.customers import services as customers
 from patron.customers.services import TimelineItem
@@ -56,7 +57,10 @@ class InteractionForm(forms.Form):
 
     def __init__(self, data: Any = None, *, contacts: list[tuple[Any, str]]):
         super().__init__(data, initial={"occurred_at": _now_local()}, auto_id="log-%s", label_suffix="")
-        self.fields["contact"].choices = [("", gettext_lazy("No one in particular")), *contacts]
+        cast(forms.ChoiceField, self.fields["contact"]).choices = [
+            ("", gettext_lazy("No one in particular")),
+            *contacts,
+        ]
 
     def clean_occurred_at(self) -> Any:
         """Refuse times in the future: this form records what already happened."""
@@ -79,7 +83,7 @@ class InteractionForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def log_interaction(request: HttpRequest, account_id: int) -> HttpResponse:
+def log_interaction(request: AuthedRequest, account_id: int) -> HttpResponse:
     """Log an interaction with an account; with htmx the new item goes to the top of the timeline in place."""
     user = request.user
     account = customers.accounts.get(user, account_id)
@@ -130,7 +134,7 @@ class TicketFilterForm(forms.Form):
 
     def __init__(self, data: Any, *, people: list[Any]):
         super().__init__(data)
-        self.fields["handled_by_id"].choices = [("", ""), *((u.pk, str(u)) for u in people)]
+        cast(forms.ChoiceField, self.fields["handled_by_id"]).choices = [("", ""), *((u.pk, str(u)) for u in people)]
 
     def values(self) -> dict[str, Any]:
         """Return the valid, non-empty filters."""
@@ -140,7 +144,7 @@ class TicketFilterForm(forms.Form):
 
 
 @login_required
-def ticket_list(request: HttpRequest) -> HttpResponse:
+def ticket_list(request: AuthedRequest) -> HttpResponse:
     """List the tickets the user may see, newest first, with filters and a keyset "next page"."""
     user = request.user
     people = list(get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username"))
@@ -180,7 +184,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def ticket_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     """Show one ticket with its account, contact, handling and the survey answers that followed it."""
     ticket = services.tickets.get(request.user, pk)
     surveys = feedback.survey_responses.filtered(request.user, filters={"ticket_id": ticket.pk}).order_by(
