@@ -85,6 +85,7 @@ class Command(BaseCommand):
             console.print("It already holds the demo data; reusing it ([bold]--reset[/] builds it again).")
         else:
             self._generate(console, options)
+        self._score_once(console)
         self._print_logins(console)
         if not options["no_serve"]:
             console.print(f"Serving Patron on [bold]http://127.0.0.1:{options['port']}/[/] (Ctrl-C stops it).")
@@ -161,6 +162,15 @@ class Command(BaseCommand):
         for label, count in summary.counts.items():
             table.add_row(label.split(".")[-1], f"{count:,}")
         console.print(table)
+
+    def _score_once(self, console: Any) -> None:
+        """Score the demo base once, so the value pages and account tiers have something to show."""
+        from patron.value.models import RunStatus, ScoreRun
+
+        if ScoreRun.objects.filter(status=RunStatus.SUCCEEDED).exists():
+            return
+        console.print("Scoring the demo customers (tiers, lifecycle classes, lifetime value)…")
+        call_command("score", "--quiet", stdout=self.stdout, stderr=self.stderr)
 
     @staticmethod
     def _print_logins(console: Any) -> None:
