@@ -3,18 +3,23 @@
     .venv/bin/python bench/import_contacts.py                       # 1,000,000 contacts across 100,000 accounts
     .venv/bin/python bench/import_contacts.py --rows 100000         # a quicker run
 
-Generates (once, in bounded memory) ``bench/data/import_accounts_<N>.csv`` and ``import_contacts_<N>.csv``,
+Generates (once, in bounded memory) ``bench/data/import_accounts_<A>.csv`` and ``import_contacts_<N>_<A>.csv``,
 then on PostgreSQL (``DATABASE_URL``, default ``postgres://postgres@127.0.0.1:5432/patron_bench``; the
 database is created and migrated when missing, and its accounts and contacts are emptied first) measures in
 one process:
 
 * baseline: ``COPY`` of the contacts file into a bare staging table (text columns, no index) via psycopg;
+* SQL floor: the same rows into copies of ``customers_contact`` and its history table (same columns, same
+  indexes, no foreign keys) by ``INSERT ... SELECT`` from a staging table: what the database alone needs to
+  store these rows in this schema, with no checks and no Python per row;
 * Patron: ``patron import accounts`` (setup, reported but not compared), then ``patron import contacts FILE``
-  in-process: streamed in chunks, validated, matched by key, written with audit history, one transaction;
+  in-process: streamed in chunks, validated, matched by key, written with audit history, one transaction
+  (the import's own seconds by stage are printed too);
 * with ``--reimport``, the same contacts file again (every row unchanged).
 
 Prints the time and the peak resident memory of each stage (sampled from /proc every 10 ms, so each stage's
-peak is its own although they share the process) and the ratio Patron/COPY. The goal: within 5x of COPY.
+peak is its own although they share the process) and the ratios Patron/COPY (the goal: within 5x) and
+Patron/SQL floor.
 """
 
 from __future__ import annotations

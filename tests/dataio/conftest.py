@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.db import transaction
+from django.utils import translation
 from openpyxl import Workbook
 
 from patron.core.models import Role
@@ -43,6 +44,13 @@ def run_import(user, kind: str, content: bytes | str, *, name: str = "file.csv",
 def import_sample(user, kind: str, name: str, **options):
     """Import one of the sample files under tests/dataio/files/."""
     return run_import(user, kind, (FILES / name).read_bytes(), name=name, **options)
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """Read messages in English whatever language an earlier test left active in this thread."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -58,6 +58,7 @@ def test_a_bad_file_prints_its_row_errors_and_fails_without_writing(admin_user, 
     with pytest.raises(CommandError, match="Row 3, column “account”"):
         call_command("import", "contacts", str(path), stdout=out)
     assert "ACC-404" in out.getvalue()
+    assert f"import run {ImportRun.objects.latest('id').pk}" in out.getvalue()
     assert not Contact.objects.exists()
     assert ImportRun.objects.latest("id").status == "failed"  # the failed run itself is kept
 

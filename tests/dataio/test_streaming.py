@@ -41,8 +41,10 @@ def test_peak_memory_does_not_grow_with_the_file(admin_user, monkeypatch):
     peak_while_importing(admin_user, small)  # warm caches (translations, regexes, query compilers)
     small_peak = peak_while_importing(admin_user, small)
     big_peak = peak_while_importing(admin_user, big)
-    # Five times the rows: the peak is a chunk's worth of rows either way (plus 12 bytes a key for spotting repeats).
-    assert big_peak < small_peak * 1.25, (small_peak, big_peak)
+    # Five times the rows, and the peak hardly moves: a chunk's worth of rows either way, plus 12 bytes a key for
+    # spotting repeats. Holding the file as Python rows would take well over 1,000 bytes a row.
+    per_row = (big_peak - small_peak) / 8_000
+    assert per_row < 150, (small_peak, big_peak)
 
 
 def test_seen_keys_find_repeats_across_many_batches():

@@ -2,11 +2,14 @@
 
 One pipeline serves every kind. The file streams in chunks of rows; each chunk is converted cell by cell
 (types, lengths, choices and ranges come from the model's fields), checked for keys repeated within the file,
-its references resolved with one query per reference column, its rows matched to stored records by key with
-one query, and then written with ``bulk_create_with_history`` / ``bulk_update_with_history`` so every change
-has its audit record. Everything runs inside one savepoint: the first error stops the writing, reading goes on
-to collect up to :data:`MAX_ERRORS` row errors, and then nothing is kept but the :class:`ImportRun` saying why.
-A row equal to what is stored is left alone, so importing the same file twice changes nothing the second time.
+its references resolved with one query per reference column, and its rows matched to stored records by key.
+New and changed rows then go through the kind's own ``Records`` like any other write (``prepare`` for derived
+fields and domain rules, visibility through ``restrict(user, action)``, ``write_related`` for what hangs off
+them, such as a deal's stage history) and are written with their audit history: ``bulk_create_with_history`` /
+``bulk_update_with_history``, or on PostgreSQL the same history rows through a staged binary COPY
+(:class:`PostgresWriter`). Everything runs inside one savepoint: the first error stops the writing, reading goes
+on to collect up to :data:`MAX_ERRORS` row errors, and then nothing is kept but the :class:`ImportRun` saying
+why. A row equal to what is stored is left alone, so importing the same file twice changes nothing.
 """
 
 from __future__ import annotations
@@ -186,12 +189,12 @@ class SeenKeys:
         keep = np.fromiter((earlier[i] is None for i in order.tolist()), dtype=bool, count=len(values))
         kept = order[keep]
         self.runs.append((hashes[kept], np.asarray(rows, dtype=np.int32)[kept]))
-        # Merge runs of similar size (as a log-structured merge does) so lookups stay few and merging cheap.
+        # Merge runs of similar size (as a log-structured merge does) so a lookup searches only a few sorted runs;
+        # inserting the newer run into the older one keeps the result sorted with no sort and no index array.
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]):
             (h2, r2), (h1, r1) = self.runs.pop(), self.runs.pop()
-            merged_h, merged_r = np.concatenate([h1, h2]), np.concatenate([r1, r2])
-            order = np.argsort(merged_h, kind="stable")
-            self.runs.append((merged_h[order], merged_r[order]))
+            at = np.searchsorted(h1, h2)
+            self.runs.append((np.insert(h1, at, h2), np.insert(r1, at, r2)))
         return earlier
 
 
@@ -863,7 +866,10 @@ class Importer:
                     row.number,
                     column.header,
                     column.name,
-                    _("No Patron user is “%(value)s”; the field was left as it was.") % {"value": text},
+                    _(
+                        "No Patron user is “%(value)s”; the field was left as it was (or at its default on a new record)."
+                    )
+                    % {"value": text},
                 )
             else:
                 row.values[column.attname] = pk

@@ -67,6 +67,7 @@ class Command(BaseCommand):
 
         failure: PatronError | None = None
         run: ImportRun | None = None
+        user = None
         with transaction.atomic():
             try:
                 user = services.import_user(options["user"])
@@ -85,6 +86,9 @@ class Command(BaseCommand):
                 failure = exc  # the failed run is recorded; the records it touched were rolled back
         if failure is not None:
             self._problems(console, failure.details)
+            failed = ImportRun.objects.filter(user=user).order_by("-id").first() if user is not None else None
+            if failed is not None:
+                console.print(f"Recorded as import run {failed.pk}: /import/runs/{failed.pk}/ lists every problem.")
             raise CommandError(failure.message)
         assert run is not None
         self._summary(console, run)
@@ -113,4 +117,4 @@ class Command(BaseCommand):
             table.add_row(where, str(problem.get("column") or ""), str(problem.get("message", "")))
         console.print(table)
         if len(problems) > SHOWN_PROBLEMS:
-            console.print(f"… and {len(problems) - SHOWN_PROBLEMS} more; `GET /api/v1/imports/<id>` lists them all.")
+            console.print(f"… and {len(problems) - SHOWN_PROBLEMS} more.")
