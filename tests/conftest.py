@@ -6,6 +6,7 @@ import os
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from patron.core.models import Role
 from tests.factories import TeamFactory, UserFactory, make_token
@@ -102,3 +103,11 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def english_unless_a_test_says_otherwise():
+    """Start every test in English: a page rendered in another language leaves it active in the thread."""
+    translation.activate("en")
+    yield
+    translation.deactivate()
