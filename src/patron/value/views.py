@@ -80,6 +80,7 @@ def _dashboard_charts(segments: dict[str, Any], run: Any) -> dict[str, Any]:
                     },
                 ],
                 title=_("Pareto curve"),
+                # xgettext:no-python-format
                 x_label=_("Top % of accounts"),
                 y_label=_("Share of %(basis)s") % {"basis": basis},
                 x_max=100,
