@@ -52,9 +52,51 @@ def test_quantile_scores_give_ties_the_same_score():
     scores = seg.quantile_scores(np.array([0, 0, 0, 0, 0, 0, 1, 2, 3, 4]))
     assert list(scores) == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
     assert list(seg.quantile_scores(np.arange(10.0))) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    # Floats and the histogram path agree.
+    # Shifting every value alike changes no score.
     values = np.random.default_rng(0).integers(0, 50, 1000).astype(float)
     assert np.array_equal(seg.quantile_scores(values), seg.quantile_scores(values + 0.5))
+
+
+def _sorted_abc_codes(values, shares):
+    """The definition by a full stable sort: rank customers from the highest value down, cut at shares."""
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = np.arange(len(values))
+    bounds = np.round(np.cumsum(shares) * len(values)).astype(np.int64)
+    bounds[-1] = len(values)
+    return np.minimum(np.searchsorted(bounds, ranks, side="right"), len(shares) - 1)
+
+
+def _sorted_quantile_scores(values, bins=5):
+    """The definition by counting: 1 + floor(bins * values strictly smaller / count)."""
+    finite = np.nan_to_num(values, nan=-np.inf)
+    worse = np.searchsorted(np.sort(finite), finite, side="left")
+    return 1 + (bins * worse) // len(values)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_share_tiers_and_quantile_scores_match_the_sorted_definitions(seed):
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 400))
+    # Heavy ties (a few distinct amounts), zeros and a missing value, as real revenue columns have.
+    values = rng.choice([0.0, 9.99, 19.5, 100.0, rng.random() * 1e3], size=size) + (seed % 2) * rng.random(size)
+    values[rng.integers(0, size)] = np.nan
+    for shares in ((0.2, 0.3, 0.3, 0.2), (0.5, 0.5), (0.01, 0.99), (1.0,)):
+        codes = seg.abc_tier_codes(values, shares=shares)
+        assert np.array_equal(codes, _sorted_abc_codes(values, shares)), shares
+    for bins in (3, 5, 10):
+        assert np.array_equal(seg.quantile_scores(values, bins=bins), _sorted_quantile_scores(values, bins)), bins
+
+
+def test_pareto_curve_without_an_order_equals_the_sorted_curve():
+    values = np.random.default_rng(3).pareto(1.2, 5000)
+    ranked = np.sort(values)[::-1]
+    curve = seg.pareto_curve(values, points=100)
+    customers = curve.column("customers").to_numpy()
+    expected = np.concatenate([[0.0], np.cumsum(ranked)])[customers] / ranked.sum()
+    assert np.allclose(curve.column("value_share").to_numpy(), expected, rtol=1e-12)
+    by_order = seg.pareto_curve(values, points=100, order=seg.rank_by_value(values))
+    assert np.allclose(by_order.column("value_share").to_numpy(), expected, rtol=1e-12)
 
 
 def test_rfm_scores_recent_frequent_and_big_spenders_score_high():

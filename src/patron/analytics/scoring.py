@@ -448,7 +448,8 @@ def _segments(
             warnings.append("ABC tiers use revenue because CLV could not be computed.")
         else:
             value = np.nan_to_num(predictions["clv"].to_numpy(zero_copy_only=False), nan=0.0)
-    order = seg.rank_by_value(value)
+    # Only cumulative ABC tiers need every customer ranked; share tiers and the Pareto curve partition.
+    order = seg.rank_by_value(value) if settings.abc_method == "cumulative" else None
     tier_codes = seg.abc_tier_codes(
         value,
         method=settings.abc_method,

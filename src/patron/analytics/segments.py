@@ -215,19 +215,18 @@ def abc_tier_codes(
 ) -> np.ndarray:
     """Return each customer's tier as 0 (A), 1 (B), ... (index into TIER_NAMES).
 
-    ``order`` is ``rank_by_value(values)`` when the caller already has it (it is the costly part).
+    Customers are ranked from the highest value down, ties in row (customer_id) order. ``order`` is
+    ``rank_by_value(values)`` when the caller already has it; the share method does not need it.
     """
     array = _as_float(values)
     count = len(array)
-    order = rank_by_value(array) if order is None else order
-    tier_index = np.empty(count, dtype=np.int64)
     if method == "share":
         bounds = np.round(np.cumsum(shares) * count).astype(np.int64)
         bounds[-1] = count
-        ranks = np.empty(count, dtype=np.int64)
-        ranks[order] = np.arange(count)
-        tier_index = np.searchsorted(bounds, ranks, side="right")
+        tier_index = ranks_from(array, bounds[:-1])
     elif method == "cumulative":
+        order = rank_by_value(array) if order is None else order
+        tier_index = np.empty(count, dtype=np.int64)
         positive = np.clip(array[order], 0.0, None)
         total = positive.sum()
         # The share of value held by everyone ranked above each customer: a customer belongs to the
@@ -245,15 +244,44 @@ def abc_tier_codes(
     return np.minimum(tier_index, tiers - 1).astype(np.int8)
 
 
+def ranks_from(values: np.ndarray, bounds: npt.ArrayLike) -> np.ndarray:
+    """Return, for each row, how many of ``bounds`` its rank (0 = highest value) reaches or passes.
+
+    Equal to ``searchsorted(bounds, rank, side="right")`` with ranks from ``rank_by_value``, in linear
+    time: only the value at each bound is found (a partition, not a sort), and only rows tied with it
+    are ordered, by row position as the stable sort would.
+    """
+    key = -np.nan_to_num(values, nan=-np.inf)
+    count = len(key)
+    passed = np.zeros(count, dtype=np.int64)
+    inner = sorted({int(b) for b in np.asarray(bounds) if 0 < b < count})
+    partitioned = np.partition(key, [b - 1 for b in inner]) if inner else key
+    for bound in np.asarray(bounds, dtype=np.int64):
+        if bound <= 0:
+            passed += 1
+        elif bound < count:
+            cut = partitioned[bound - 1]
+            passed += key > cut
+            # Of the rows tied at the cut, the first ones (in row order) still rank above the bound.
+            tied = np.flatnonzero(key == cut)
+            passed[tied[bound - int(np.count_nonzero(key < cut)) :]] += 1
+    return passed
+
+
 def pareto_curve(values: npt.ArrayLike, *, points: int = 100, order: np.ndarray | None = None) -> pa.Table:
     """Share of total value held by the top x% of customers, x = 1..points (percent of customers)."""
     array = np.clip(_as_float(values), 0.0, None)
     count = len(array)
-    ranked = array[order] if order is not None else np.sort(array)[::-1]
-    cumulative = np.concatenate([[0.0], np.cumsum(ranked)])
-    total = cumulative[-1]
     percent = np.arange(1, points + 1) * (100.0 / points)
     customers = np.ceil(percent / 100.0 * count - 1e-9).astype(np.int64)
+    if order is not None:
+        ranked = array[order]
+    else:
+        # The top-k sums need only the k-th values in place, not a full sort: partition at every point.
+        kth = sorted({int(k) for k in customers if 0 < k < count})
+        ranked = -np.partition(-array, kth) if kth else array
+    cumulative = np.concatenate([[0.0], np.cumsum(ranked)])
+    total = cumulative[-1]
     share = cumulative[customers] / total if total > 0 else np.zeros(points)
     return pa.table({"top_percent": percent, "customers": customers, "value_share": share})
 
@@ -269,32 +297,19 @@ def quantile_scores(values: npt.ArrayLike, *, bins: int = 5, higher_is_better: b
     count = len(array)
     if count == 0:
         return np.zeros(0, dtype=np.int8)
-    worse = count_strictly_smaller(array)
-    return (1 + (bins * worse) // count).astype(np.int8)
-
-
-def count_strictly_smaller(array: np.ndarray) -> np.ndarray:
-    """For each value, how many values are strictly smaller (linear time for small whole numbers)."""
     finite = np.nan_to_num(array, nan=-np.inf)
-    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
-    if np.isfinite(low) and high - low <= 4 * len(finite) + 1024 and np.array_equal(finite, np.floor(finite)):
-        # Counts, days and other small whole numbers: a histogram instead of a sort.
-        shifted = (finite - low).astype(np.int64)
-        histogram = np.bincount(shifted)
-        below = np.cumsum(histogram) - histogram
-        return below[shifted]
-    # Sort once, then give every value the position where its run of equal values starts. (A
-    # searchsorted of a million random values into the sorted array is several times slower.)
-    # Any sort will do: tied values share the start of their run whatever order they come in.
-    order = np.argsort(finite)
-    ranked = finite[order]
-    positions = np.arange(len(ranked))
-    starts = np.ones(len(ranked), dtype=bool)
-    starts[1:] = ranked[1:] != ranked[:-1]
-    run_start = np.maximum.accumulate(np.where(starts, positions, 0))
-    below = np.empty(len(ranked), dtype=np.int64)
-    below[order] = run_start
-    return below
+    # score > s exactly when at least ceil(s * count / bins) values are strictly smaller, i.e. when the
+    # value exceeds the ceil(s * count / bins)-th smallest one: a partition finds those few values.
+    needed = [-(-s * count // bins) for s in range(1, bins)]
+    inner = sorted({c - 1 for c in needed if 0 < c <= count})
+    partitioned = np.partition(finite, inner) if inner else finite
+    scores = np.ones(count, dtype=np.int8)
+    for smaller in needed:
+        if smaller <= 0:
+            scores += 1
+        elif smaller <= count:
+            scores += finite > partitioned[smaller - 1]
+    return scores
 
 
 def rfm_scores(

@@ -207,10 +207,12 @@ def customer_aggregates(
     periods: ir.Table, *, observation_end: dt.date, integer_periods: bool = False, check_missing: bool = True
 ) -> ir.Table:
     """Ibis expression: one row per customer with the raw sums and dates the summary is derived from."""
-    metrics: dict[str, ir.Value] = {
-        "first_period": periods.period.min(),
-        "last_period": periods.period.max(),
-        "n_periods": periods.count(),
+    metrics: dict[str, ir.Value] = {"n_periods": periods.count()}
+    if not integer_periods:
+        # With integer periods the first and last period follow from the first and last purchase dates.
+        metrics["first_period"] = periods.period.min()
+        metrics["last_period"] = periods.period.max()
+    metrics |= {
         # Sums of counts are HUGEINT in DuckDB (decimal in Arrow): keep them int64 on every engine.
         "n_transactions": periods.n.sum().cast("int64"),
         "total_revenue": periods.amount.sum(),
@@ -396,20 +398,19 @@ def finish_summary(
     """Derive the summary columns from the engine's raw aggregates (NumPy, identical for every engine)."""
     unit_days = check_time_unit(time_unit)
     end_day = (observation_end - _EPOCH).days
-    first_period = _days(raw.column("first_period"))
-    last_period = _days(raw.column("last_period"))
     n_periods = np.asarray(raw.column("n_periods").to_numpy(), dtype=np.int64)
     frequency = (n_periods - 1).astype(np.float64)
     if integer_periods:
         first_purchase = raw.column("first_purchase")
         last_purchase = raw.column("last_purchase")
-        first_index = _period_index(first_period, time_unit)
-        recency = (_period_index(last_period, time_unit) - first_index).astype(np.float64)
+        first_index = _period_index(_days(first_purchase), time_unit)
+        recency = (_period_index(_days(last_purchase), time_unit) - first_index).astype(np.float64)
         age = (_period_index(np.array([end_day]), time_unit)[0] - first_index).astype(np.float64)
     else:
         first_purchase = raw.column("first_period")
         last_purchase = raw.column("last_period")
-        recency = (last_period - first_period) / unit_days
+        first_period = _days(first_purchase)
+        recency = (_days(last_purchase) - first_period) / unit_days
         age = (end_day - first_period) / unit_days
     last_day = _days(last_purchase)
     total = _money(raw.column("total_revenue"))

@@ -6,6 +6,8 @@ from typing import Self
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.special import digamma, gammaln
 
 from patron.analytics.lifetime._common import (
@@ -22,6 +24,15 @@ from patron.analytics.lifetime._common import (
 from patron.errors import CannotFit, Invalid
 
 
+def _distinct(values: FloatArray) -> tuple[FloatArray, np.ndarray]:
+    """Return the distinct values (in order of first appearance) and each row's index into them.
+
+    A hash table in linear time; np.unique sorts, which was most of the fit's time on a million customers.
+    """
+    encoded = pc.dictionary_encode(pa.array(values, pa.float64()))
+    return encoded.dictionary.to_numpy(), encoded.indices.to_numpy().astype(np.intp)
+
+
 class _GammaGammaLikelihood:
     """The log-likelihood of each repeat buyer's mean spend, with its analytic gradient.
 
@@ -33,8 +44,7 @@ class _GammaGammaLikelihood:
         self.x, self.weight = x, weight
         self.total_spend = x * mean_spend
         self.total_weight = float(weight.sum())
-        self.distinct_x, x_index = np.unique(x, return_inverse=True)
-        x_index = x_index.ravel()
+        self.distinct_x, x_index = _distinct(x)
         self.weight_by_x = np.bincount(x_index, weights=weight, minlength=len(self.distinct_x))
         weighted_log_spend = weight * np.log(mean_spend)
         self.sum_log_spend = float(weighted_log_spend.sum())
@@ -45,8 +55,7 @@ class _GammaGammaLikelihood:
         # log(v + x m) depends on the customer's total repeat spend x m alone, and sums of cents repeat a
         # lot (1M customers: 650k repeat buyers, 87k distinct totals): each step takes one log per
         # distinct total, summed with the weight (and weight times x) of the customers who have it.
-        self.distinct_spend, spend_index = np.unique(self.total_spend, return_inverse=True)
-        spend_index = spend_index.ravel()
+        self.distinct_spend, spend_index = _distinct(self.total_spend)
         self.weight_by_spend = np.bincount(spend_index, weights=weight, minlength=len(self.distinct_spend))
         self.weighted_x_by_spend = np.bincount(spend_index, weights=self.weighted_x, minlength=len(self.distinct_spend))
 
