@@ -146,6 +146,8 @@ def serve(url: str, port: int, workers: int = 2, threads: int = 8, persistent: b
 
     The standard library's WSGI server, pre-forked like gunicorn's sync workers and with a thread pool per
     process, so Django's per-thread database connections live as long as the thread (with ``persistent``).
+    It answers one request per connection (HTTP/1.0). Responses carry ``Server-Timing: app;dur=<ms>``.
+    Kept for comparison: ``patron serve`` (gunicorn) is how Patron is served in production.
     """
     import signal
     from concurrent.futures import ThreadPoolExecutor
@@ -159,18 +161,10 @@ def serve(url: str, port: int, workers: int = 2, threads: int = 8, persistent: b
     from django.core.wsgi import get_wsgi_application
     from django.urls import get_resolver
 
-    django_app = get_wsgi_application()
+    from patron.core.http import with_server_timing
+
+    app = with_server_timing(get_wsgi_application())
     get_resolver().url_patterns  # import every URL module before forking  # noqa: B018
-
-    def app(environ: dict, start_response: Any) -> Any:
-        """Run Django and report its time (from request to response headers) in ``X-Server-Ms``."""
-        started = time.perf_counter()
-
-        def timed_start(status: str, headers: list, exc_info: Any = None) -> Any:
-            headers.append(("X-Server-Ms", f"{(time.perf_counter() - started) * 1000:.2f}"))
-            return start_response(status, headers, exc_info)
-
-        return django_app(environ, timed_start)
 
     class QuietHandler(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:

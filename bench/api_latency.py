@@ -15,15 +15,15 @@ what each query adds to the fixed cost of a request. Goal: p95 <= 100 ms for eve
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
+import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -104,51 +104,70 @@ def endpoint_mix(pool: list[tuple[str, str]], rng: random.Random) -> list[tuple[
     return mixed
 
 
-def load(port: int, plan: dict, clients: int, requests: int, seconds: float, seed_value: int) -> list[tuple]:
-    """Send up to ``requests`` requests from ``clients`` threads for at most ``seconds``; return the timings."""
-    results: list[tuple[str, str, int, float, float]] = []
-    lock = threading.Lock()
-    sent = [0]
-    deadline = time.monotonic() + seconds
-
-    def client(number: int) -> None:
+def write_plans(plan: dict, clients: int, prefix: Path, seed_value: int, skip: Sequence[str] = ()) -> None:
+    """Write each client's request list (``prefix.<n>``), alternating member and admin, for the wrk script."""
+    for number in range(clients):
         rng = random.Random(seed_value * 100 + number)
-        mixes = {label: endpoint_mix(plan["pools"][label], rng) for label in ("member", "admin")}
-        headers = {
-            label: {"Authorization": f"Bearer {plan['tokens'][label]}", "Accept": "application/json"} for label in mixes
-        }
-        k = 0
-        while time.monotonic() < deadline:
-            with lock:
-                if sent[0] >= requests:
-                    return
-                sent[0] += 1
+        pools = {label: [(n, p) for n, p in plan["pools"][label] if n not in skip] for label in ("member", "admin")}
+        mixes = {label: endpoint_mix(pool, rng) for label, pool in pools.items()}
+        lines = []
+        for k in range(2000):
             label = ("member", "admin")[(number + k) % 2]
             name, path = mixes[label][k % len(mixes[label])]
-            k += 1
-            started = time.perf_counter()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            server_ms = float("nan")
-            try:
-                conn.request("GET", path, headers=headers[label])
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-                server_ms = float(response.getheader("X-Server-Ms") or "nan")
-            except OSError:
-                status = 0
-            finally:
-                conn.close()
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                results.append((label, name, status, elapsed, server_ms))
+            lines.append(f"{name}\t{label}\t{path}\t{plan['tokens'][label]}\n")
+        Path(f"{prefix}.{number}").write_text("".join(lines))
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+
+def require_wrk() -> str:
+    """Return the path of wrk, the load generator, or stop with how to install it."""
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("This bench drives the server with wrk (a C load generator): apt-get install wrk")
+    return found
+
+
+def load(port: int, prefix: Path, clients: int, seconds: float, *, close: bool = False) -> tuple[list[tuple], float]:
+    """Run wrk with ``clients`` connections (one per thread) for ``seconds``; return the timings and wall time.
+
+    Each connection sends its next request as soon as the previous one is answered (a closed loop, no think
+    time), reusing the connection (HTTP keep-alive) unless ``close``, when every request opens a new one.
+    """
+    out = prefix.with_name(prefix.name + ".out")
+    env = {
+        **os.environ,
+        "PATRON_WRK_PLAN": str(prefix),
+        "PATRON_WRK_OUT": str(out),
+        "PATRON_WRK_CLOSE": "1" if close else "",
+    }
+    command = [require_wrk(), "-t", str(clients), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s",
+               "-s", str(ROOT / "bench" / "api_latency.lua"), f"http://127.0.0.1:{port}"]  # fmt: skip
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    results, wall = [], seconds
+    for line in out.read_text().splitlines():
+        fields = line.split("\t")
+        if fields[0] == "#summary":
+            wall = int(fields[1]) / 1e6
+            continue
+        name, label, status, micros, server_ms = fields
+        results.append((label, name, int(status), int(micros) / 1000, float(server_ms)))
+    return results, wall
+
+
+def cpu_jiffies(pgid: int | None = None) -> int:
+    """Return the CPU time (in clock ticks) the machine has spent busy, or that process group ``pgid`` has used."""
+    if pgid is None:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        idle = int(fields[3]) + int(fields[4])
+        return sum(int(f) for f in fields[:8]) - idle
+    used = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parts = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(parts[2]) == pgid:
+            used += int(parts[11]) + int(parts[12])
+    return used
 
 
 def report(results: list[tuple], wall: float, title: str, clients: int) -> bool:
@@ -191,6 +210,28 @@ def report(results: list[tuple], wall: float, title: str, clients: int) -> bool:
     return met and not failed
 
 
+def server_command(args: argparse.Namespace, url: str, port: int) -> list[str]:
+    """Return the command that serves Patron for the bench: ``patron serve`` (gunicorn) or the wsgiref server."""
+    if args.server == "wsgiref":
+        return [sys.executable, str(ROOT / "bench" / "_common.py"), "serve", "--url", url, "--port", str(port),
+                "--workers", str(args.workers), "--threads", str(args.threads), "--persistent"]  # fmt: skip
+    return [sys.executable, "-m", "patron.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+            "--threads", str(args.threads), "--server-timing"]  # fmt: skip
+
+
+def measured(port: int, prefix: Path, clients: int, seconds: float, pgid: int, close: bool) -> tuple[list, float, str]:
+    """Run one load pass; return its timings, wall time and where the machine's CPU went per request."""
+    ticks = os.sysconf("SC_CLK_TCK") / 1000
+    busy, server = cpu_jiffies(), cpu_jiffies(pgid)
+    results, wall = load(port, prefix, clients, seconds, close=close)
+    busy, server = cpu_jiffies() - busy, cpu_jiffies(pgid) - server
+    n = max(1, len(results))
+    cpu = (f"CPU per request: {busy / ticks / n:.1f} ms for the whole machine ({busy / ticks / wall / 10:.0f}% of one "
+           f"CPU x {os.cpu_count()}), of which the Patron server {server / ticks / n:.1f} ms "
+           f"(the rest: PostgreSQL, wrk, other work on the machine)")  # fmt: skip
+    return results, wall, cpu
+
+
 def main() -> int:
     """Seed, serve, load and report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -199,13 +240,15 @@ def main() -> int:
     )
     parser.add_argument("--url", help="database URL (default: a patron_bench_api database on 127.0.0.1)")
     parser.add_argument("--reseed", action="store_true", help="drop the bench database and seed it again")
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=6000, help="total requests (bounded)")
-    parser.add_argument("--seconds", type=float, default=180, help="stop sending after this long")
-    parser.add_argument("--quiet-requests", type=int, default=400, help="requests of the one-client pass")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent connections, each a closed loop")
+    parser.add_argument("--seconds", type=float, default=30, help="length of the loaded pass")
+    parser.add_argument("--quiet-seconds", type=float, default=10, help="length of the one-client pass")
+    parser.add_argument("--server", choices=["gunicorn", "wsgiref"], default="gunicorn",
+                        help="patron serve (gunicorn, gthread workers) or the standard library's server")  # fmt: skip
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per server process")
-    parser.add_argument("--persistent", action="store_true", help="keep DB connections open (CONN_MAX_AGE=600)")
+    parser.add_argument("--close", action="store_true", help="a new connection for every request (no keep-alive)")
+    parser.add_argument("--skip", action="append", default=[], help="leave an endpoint out of the mix (repeatable)")
     parser.add_argument("--seed-only", action="store_true", help="seed the database and stop")
     args = parser.parse_args()
 
@@ -215,11 +258,12 @@ def main() -> int:
     ensure_postgres_database(url)
     setup_django(url)
     print(f"$ {command_line()}")
-    print(f"Database: {url}; server: {args.workers} processes x {args.threads} threads (wsgiref, pre-forked), "
-          f"persistent connections: {'yes' if args.persistent else 'no (CONN_MAX_AGE=0, as shipped)'}")  # fmt: skip
+    print(f"Database: {url}; server: {args.server}, {args.workers} processes x {args.threads} threads; load: wrk, "
+          f"{'a new connection per request' if args.close else 'keep-alive connections'}")  # fmt: skip
     seed(bench_scale(args.scale))
     if args.seed_only:
         return 0
+    require_wrk()
     from django.db import connection
 
     from patron.customers.models import Account, Contact
@@ -235,23 +279,25 @@ def main() -> int:
     connection.close()
 
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "_common.py"), "serve", "--url", url, "--port", str(port),
-         "--workers", str(args.workers), "--threads", str(args.threads), *(["--persistent"] if args.persistent else [])],
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        wait_for_port(port)
-        load(port, plan, args.clients, 200, 60, seed_value=1)  # warm-up: connections, caches, imports
-        started = time.perf_counter()
-        quiet = load(port, plan, 1, args.quiet_requests, args.seconds, seed_value=3)
-        report(quiet, time.perf_counter() - started, "Unloaded (one client at a time)", 1)
-        started = time.perf_counter()
-        results = load(port, plan, args.clients, args.requests, args.seconds, seed_value=2)
-        met = report(results, time.perf_counter() - started, "Under load", args.clients)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT / "src")}
+    server = subprocess.Popen(server_command(args, url, port), env=env, start_new_session=True)
+    with tempfile.TemporaryDirectory(prefix="patron-wrk-") as folder:
+        prefix = Path(folder) / "plan"
+        try:
+            wait_for_port(port)
+            write_plans(plan, args.clients, prefix, seed_value=1, skip=args.skip)
+            load(port, prefix, args.clients, 5, close=args.close)  # warm-up: connections, caches, imports
+            write_plans(plan, 1, prefix, seed_value=3, skip=args.skip)
+            quiet, wall, cpu = measured(port, prefix, 1, args.quiet_seconds, server.pid, args.close)
+            report(quiet, wall, "Unloaded (one client at a time)", 1)
+            print(cpu)
+            write_plans(plan, args.clients, prefix, seed_value=2, skip=args.skip)
+            results, wall, cpu = measured(port, prefix, args.clients, args.seconds, server.pid, args.close)
+            met = report(results, wall, "Under load (closed loop, no think time)", args.clients)
+            print(cpu)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
     return 0 if met else 1
 
 

@@ -95,7 +95,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # Reusing connections doubled API throughput under 20 concurrent clients (bench/api_latency.py).
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("PATRON_CONN_MAX_AGE", "60"))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default, as in Django: the check is a SELECT 1 round trip before every request's first query. Without
+    # it, a connection the database dropped (a restart) fails one request and is then replaced.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = os.environ.get("PATRON_CONN_HEALTH_CHECKS", "0") == "1"
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -128,6 +130,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 PATRON_SPARK_MASTER = os.environ.get("PATRON_SPARK_MASTER", "")
 PATRON_PAGE_SIZE = 50
+# How long a server process trusts what it learnt about an API token and about a user's teams (0: not at all). A
+# change made through Patron applies at once in the process that made it, and in every other within this bound.
+PATRON_AUTH_CACHE_SECONDS = float(os.environ.get("PATRON_AUTH_CACHE_SECONDS", "5"))
 PATRON_MAX_PAGE_SIZE = 500
 
 NINJA_PAGINATION_MAX_LIMIT = PATRON_MAX_PAGE_SIZE

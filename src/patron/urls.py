@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from patron.core.api import api
+from patron.core.api import api, api_urls
 from patron.customers.api import router as customers_router
 from patron.dataio.api import router as dataio_router
 from patron.engagement.api import router as engagement_router
@@ -17,7 +17,7 @@ for router in (customers_router, engagement_router, pipeline_router, feedback_ro
     api.add_router("/", router)
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("api/v1/", api.urls),
+    path("api/v1/", api_urls()),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("patron.core.urls")),
