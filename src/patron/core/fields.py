@@ -22,16 +22,43 @@ class TimeStamped(models.Model):
 
 
 class External(models.Model):
-    """An id from the system a record was imported from; imports and bulk upserts match on it."""
+    """An id from the system a record was imported from; imports and bulk upserts match on it.
 
-    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True, unique=True)
+    Its uniqueness is :func:`external_key` in each model's ``Meta.constraints``, not ``unique=True``: see there.
+    """
+
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)
 
     class Meta:
         abstract = True
 
 
-def owner_field() -> models.ForeignKey:
-    """Return the user who owns a record (its account executive or success manager)."""
+def external_key() -> models.UniqueConstraint:
+    """Return the unique constraint on ``external_id`` that every :class:`External` model lists in its Meta.
+
+    A constraint makes one b-tree. ``unique=True`` on a text field makes PostgreSQL's schema editor add a
+    second, ``varchar_pattern_ops`` index for ``LIKE 'x%'``, which no query here runs (searches use trigram
+    indexes), and which every insert paid for (see the import section of bench/README.md).
+    """
+    return models.UniqueConstraint(
+        fields=["external_id"], name="%(app_label)s_%(class)s_external_id_unique", violation_error_code="unique"
+    )
+
+
+def history_without_indexes(*fields: str) -> list[str]:
+    """Return the fields whose copies in a history table get no index: ``fields`` and ``external_id``.
+
+    simple-history indexes every copied foreign key and every unique or indexed field in the history table;
+    nothing reads history by those, so each index only slows the writes (history is read by record id).
+    """
+    return ["external_id", *fields]
+
+
+def owner_field(*, db_index: bool = True) -> models.ForeignKey:
+    """Return the user who owns a record (its account executive or success manager).
+
+    ``db_index=False`` where a composite index starting with the owner already serves its lookups.
+    """
     return models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -39,11 +66,18 @@ def owner_field() -> models.ForeignKey:
         blank=True,
         related_name="+",
         verbose_name=_("owner"),
+        db_index=db_index,
     )
 
 
-def team_field() -> models.ForeignKey:
-    """Return the team that shares a record."""
+def team_field(*, db_index: bool = True) -> models.ForeignKey:
+    """Return the team that shares a record (``db_index=False`` as for :func:`owner_field`)."""
     return models.ForeignKey(
-        "core.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("team")
+        "core.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("team"),
+        db_index=db_index,
     )

@@ -31,3 +31,72 @@ def trigram_indexes(indexed: list[tuple[str, str]]) -> migrations.RunPython:
             schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{table}_{column}_trgm"')
 
     return migrations.RunPython(create, drop, atomic=False)
+
+
+def search_text_sql(columns: tuple[str, ...] | list[str], table: str | None = None) -> str:
+    """Return the SQL of one upper-cased text joining ``columns`` with spaces, as a combined search index covers it.
+
+    A search word has no spaces, so it is in this text exactly when it is in one of the columns: one trigram
+    index on it answers what an index per column answered, and costs an import less (see bench/README.md).
+    The query (:meth:`patron.core.services.Records.search`) must spell the same expression for PostgreSQL to
+    use the index; both take it from here.
+    """
+    prefix = f'"{table}".' if table else ""
+    joined = " || ' ' || ".join(f"COALESCE({prefix}\"{c}\"::text, '')" for c in columns)
+    return f"UPPER({joined})"
+
+
+def combined_search_index(table: str, columns: tuple[str, ...], replaces: list[str]) -> migrations.RunPython:
+    """Return an operation that builds ONE trigram GIN index on :func:`search_text_sql` of ``columns`` on
+    PostgreSQL, then drops the per-column trigram indexes it ``replaces`` (columns of ``table``); reversible.
+    """
+    index = f"{table}_search_trgm"
+
+    def create(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        schema_editor.execute(
+            f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{index}" ON "{table}" '
+            f"USING gin (({search_text_sql(columns)}) gin_trgm_ops)"
+        )
+        for column in replaces:
+            schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{table}_{column}_trgm"')
+
+    def drop(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for column in replaces:
+            schema_editor.execute(
+                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{table}_{column}_trgm" '
+                f'ON "{table}" USING gin (UPPER("{column}") gin_trgm_ops)'
+            )
+        schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{index}"')
+
+    return migrations.RunPython(create, drop, atomic=False)
+
+
+def prefix_indexes(indexed: list[tuple[str, str]]) -> migrations.RunPython:
+    """Return an operation that builds b-tree indexes for ``UPPER(column) LIKE 'X%'`` on PostgreSQL.
+
+    That is what Django's ``istartswith`` compares. ``text_pattern_ops`` makes the index usable for LIKE
+    whatever the database's collation (a plain b-tree serves LIKE prefixes only under the C collation).
+    Words too short for trigrams (one or two characters, typically Chinese names) are searched this way.
+    """
+
+    def create(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for table, column in indexed:
+            schema_editor.execute(
+                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{table}_{column}_prefix" '
+                f'ON "{table}" (UPPER("{column}"::text) text_pattern_ops)'
+            )
+
+    def drop(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for table, column in indexed:
+            schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{table}_{column}_prefix"')
+
+    return migrations.RunPython(create, drop, atomic=False)

@@ -22,11 +22,14 @@ from itertools import islice
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models import ProtectedError, Q
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from patron.core.migration_ops import search_text_sql
 from patron.core.models import ApiToken, User, hash_token
 from patron.core.pagination import Page, keyset_page
 from patron.core.permissions import Action, visibility_q
@@ -40,6 +43,8 @@ UPSERT_CHUNK = 1000
 VISIBLE_IDS_CAP = 1000
 #: Words of a search that are matched (each must match one of the search fields).
 MAX_SEARCH_TERMS = 5
+#: Words shorter than this have no trigram, so no trigram index can find them (see Records.search).
+TRIGRAM = 3
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:
@@ -118,17 +123,51 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
 
+def unique_keys(model: type[models.Model]) -> list[tuple[models.Field, bool]]:
+    """Return the model's single-column unique keys as ``(field, regardless of case)``.
+
+    A key is a field with ``unique=True`` (not the primary key), or an unconditional UniqueConstraint on one
+    field, or on ``Lower(field)`` (a contact's e-mail): models declare text keys as constraints, which give
+    PostgreSQL one index where ``unique=True`` gives two (see :func:`patron.core.fields.external_key`).
+    """
+    found = _UNIQUE_KEYS.get(model)
+    if found is not None:
+        return found
+    keys: dict[str, tuple[models.Field, bool]] = {}
+    for f in model._meta.concrete_fields:
+        if f.unique and not f.primary_key:
+            keys[f.name] = (f, False)
+    for constraint in model._meta.constraints:
+        if not isinstance(constraint, models.UniqueConstraint) or constraint.condition is not None:
+            continue
+        if len(constraint.fields) == 1:
+            name = constraint.fields[0]
+            keys.setdefault(name, (model._meta.get_field(name), False))  # type: ignore[arg-type]
+        elif len(constraint.expressions) == 1:
+            expression = constraint.expressions[0]
+            inner = expression.get_source_expressions() if isinstance(expression, Lower) else []
+            if len(inner) == 1 and isinstance(inner[0], models.F):
+                name = inner[0].name
+                keys[name] = (model._meta.get_field(name), True)  # type: ignore[assignment]
+    _UNIQUE_KEYS[model] = found = list(keys.values())
+    return found
+
+
+_UNIQUE_KEYS: dict[type[models.Model], list[tuple[models.Field, bool]]] = {}
+
+
 def normalise(data: dict[str, Any], model: type[models.Model]) -> dict[str, Any]:
     """Store payload values the way they compare: naive date-times in the current time zone (as Django would on
     save), and an empty text in a unique, nullable field (an external id) as none, so that many rows may lack one.
     """
+    keys = {f.attname for f, _folded in unique_keys(model)}
     for f in model._meta.concrete_fields:
         if f.attname not in data:
             continue
         value = data[f.attname]
         if isinstance(f, models.DateTimeField) and isinstance(value, datetime) and timezone.is_naive(value):
             data[f.attname] = timezone.make_aware(value)
-        elif f.unique and f.null and value == "":
+        elif f.attname in keys and f.null and value == "":
             data[f.attname] = None
     return data
 
@@ -156,9 +195,15 @@ class Records(Generic[M]):
         orderings: Iterable[str] = ("id",),
         related: Iterable[str] = (),
         prefetch: Iterable[str] = (),
+        combined_search: bool = False,
+        prefix_fields: Iterable[str] = (),
     ):
         self.model = model
         self.search_fields = tuple(search_fields)
+        #: On PostgreSQL, one trigram index covers all search fields together (migration_ops.combined_search_index).
+        self.combined_search = combined_search
+        #: Fields that a word too short for trigrams matches by its start (each has a prefix index on PostgreSQL).
+        self.prefix_fields = tuple(prefix_fields)
         self.orderings = tuple(orderings)
         self.related = tuple(related)
         self.prefetch = tuple(prefetch)
@@ -203,16 +248,30 @@ class Records(Generic[M]):
     def search(self, qs: models.QuerySet[M], text: str | None) -> models.QuerySet[M]:
         """Narrow ``qs`` to rows where every word of ``text`` is in one of the search fields (case-insensitive).
 
-        On PostgreSQL each field has a trigram index on ``UPPER(field)``, which is what ``icontains`` compares.
+        On PostgreSQL a trigram index on ``UPPER(field)`` (or one on all the fields together, with
+        ``combined_search``) serves each word. A word of one or two characters has no trigram; where the model
+        names ``prefix_fields`` (a contact's first and last name) such a word matches the start of one of them,
+        through a b-tree on ``UPPER(field)``: "王" finds 王 Wei and 王 Fang without reading every contact.
         """
         terms = (text or "").split()[:MAX_SEARCH_TERMS]
         if not terms or not self.search_fields:
             return qs
+        connection = connections[qs.db]
         every = Q()
         for term in terms:
             one = Q()
-            for name in self.search_fields:
-                one |= Q(**{f"{name}__icontains": term})
+            if len(term) < TRIGRAM and self.prefix_fields:
+                for name in self.prefix_fields:
+                    one |= Q(**{f"{name}__istartswith": term})
+            elif self.combined_search and connection.vendor == "postgresql":
+                # The same test as icontains on each field, spelled as the combined index's expression.
+                columns = [self.model._meta.get_field(name).column for name in self.search_fields]  # type: ignore[union-attr]
+                sql = f"{search_text_sql(columns, self.model._meta.db_table)} LIKE UPPER(%s)"
+                pattern = f"%{connection.ops.prep_for_like_query(term)}%"
+                one = Q(RawSQL(sql, [pattern], output_field=models.BooleanField()))
+            else:
+                for name in self.search_fields:
+                    one |= Q(**{f"{name}__icontains": term})
             every &= one
         return qs.filter(every)
 
@@ -393,25 +452,29 @@ class Records(Generic[M]):
                 raise d.fail(invalid_from(exc)) from None
 
     def check_unique(self, drafts: Sequence[Draft[M]]) -> None:
-        """Refuse values of unique fields that another row holds or that appear twice in the batch (409)."""
-        for f in self.model._meta.concrete_fields:
-            if not f.unique or f.primary_key:
-                continue
+        """Refuse values of unique keys that another row holds or that appear twice in the batch (409).
+
+        Keys unique regardless of case (a contact's e-mail) are compared lower-cased, through their Lower() index.
+        """
+        for f, folded in unique_keys(self.model):
             wanted: dict[Any, Draft[M]] = {}
             for d in drafts:
                 value = getattr(d.obj, f.attname)
                 if value in (None, "") or not d.moved(f.attname):
                     continue
-                if value in wanted:
-                    message = f"{f.attname}: {value!r} is given twice ({wanted[value].where or 'earlier'})."
+                probe = value.lower() if folded and isinstance(value, str) else value
+                if probe in wanted:
+                    message = f"{f.attname}: {value!r} is given twice ({wanted[probe].where or 'earlier'})."
                     raise d.fail(Conflict(message, field=f.attname))
-                wanted[value] = d
+                wanted[probe] = d
             if not wanted:
                 continue
-            clashes = self.model._default_manager.filter(**{f"{f.attname}__in": list(wanted)})
-            for value, pk in clashes.values_list(f.attname, "pk"):
-                d = wanted[value]
+            stored = Lower(f.attname) if folded else models.F(f.attname)
+            clashes = self.model._default_manager.annotate(unique_key=stored).filter(unique_key__in=list(wanted))
+            for probe, pk in clashes.values_list("unique_key", "pk"):
+                d = wanted[probe]
                 if pk != d.obj.pk:
+                    value = getattr(d.obj, f.attname)
                     message = f"{f.attname}: a {self.label.lower()} with {f.verbose_name} {value!r} already exists."
                     raise d.fail(Conflict(message, field=f.attname))
 

@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from patron.core.fields import External, TimeStamped, owner_field, team_field
+from patron.core.fields import External, TimeStamped, external_key, history_without_indexes, owner_field, team_field
 
 
 class AccountKind(models.TextChoices):
@@ -39,28 +39,37 @@ class Account(External, TimeStamped):
 
     scope = "owned"
 
-    name = models.CharField(_("name"), max_length=200, db_index=True)
+    name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=16, choices=AccountKind.choices, default=AccountKind.COMPANY)
-    industry = models.CharField(_("industry"), max_length=80, blank=True, db_index=True)
+    industry = models.CharField(_("industry"), max_length=80, blank=True)
     size_band = models.CharField(_("size band"), max_length=16, choices=SizeBand.choices, blank=True)
-    country = models.CharField(_("country"), max_length=2, blank=True, db_index=True, help_text=_("ISO 3166 code"))
+    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166 code"))
     region = models.CharField(_("region"), max_length=80, blank=True)
     website = models.CharField(_("website"), max_length=200, blank=True)
-    owner = owner_field()
-    team = team_field()
+    # The (owner, id) and (team, id) indexes below serve every lookup by owner or team.
+    owner = owner_field(db_index=False)
+    team = team_field(db_index=False)
     lifecycle_stage = models.CharField(
-        _("lifecycle stage"),
-        max_length=16,
-        choices=LifecycleStage.choices,
-        default=LifecycleStage.ACTIVE,
-        db_index=True,
+        _("lifecycle stage"), max_length=16, choices=LifecycleStage.choices, default=LifecycleStage.ACTIVE
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(
+        no_db_index=history_without_indexes("name", "industry", "country", "lifecycle_stage", "owner", "team")
+    )
 
     class Meta:
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
-        indexes = [models.Index(fields=["owner", "id"]), models.Index(fields=["team", "id"])]
+        # Text columns are indexed here rather than with db_index=True, which on PostgreSQL adds a second
+        # varchar_pattern_ops index to each for LIKE 'x%' queries that nothing runs.
+        indexes = [
+            models.Index(fields=["owner", "id"]),
+            models.Index(fields=["team", "id"]),
+            models.Index(fields=["name"], name="customers_account_name"),
+            models.Index(fields=["industry"], name="customers_account_industry"),
+            models.Index(fields=["country"], name="customers_account_country"),
+            models.Index(fields=["lifecycle_stage"], name="customers_account_lifecycle"),
+        ]
+        constraints = [external_key()]
 
     def __str__(self) -> str:
         return self.name
@@ -81,10 +90,15 @@ class Contact(External, TimeStamped):
 
     scope = "account"
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("account"))
+    # No index of its own: the (account, id) index serves lookups by account.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("account"), db_index=False
+    )
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
-    email = models.EmailField(_("email"), max_length=254, null=True, blank=True, unique=True)
+    # Unique regardless of case through the Lower("email") constraint below, which is also the index that
+    # lookups by e-mail use (they compare Lower("email")).
+    email = models.EmailField(_("email"), max_length=254, null=True, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     title = models.CharField(_("title"), max_length=120, blank=True)
     role = models.CharField(_("role"), max_length=20, choices=ContactRole.choices, blank=True)
@@ -92,20 +106,24 @@ class Contact(External, TimeStamped):
     email_opt_out = models.BooleanField(_("email opt-out"), default=False)
     do_not_contact = models.BooleanField(_("do not contact"), default=False)
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
-    history = HistoricalRecords()
+    # History is read by contact id (the GDPR export and erasure, the admin), which keeps its index.
+    history = HistoricalRecords(no_db_index=history_without_indexes("email", "account"))
 
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        # On PostgreSQL, migration 0005 adds the search indexes: one trigram index over first name, last name
+        # and e-mail together, and prefix indexes on UPPER(first_name) and UPPER(last_name) for short words.
         indexes = [models.Index(fields=["account", "id"]), models.Index(fields=["last_name", "id"])]
         constraints = [
+            external_key(),
             # Emails identify people across imports; "Ann@X.com" and "ann@x.com" are the same person.
             models.UniqueConstraint(
                 Lower("email"),
                 name="contact_email_ci_unique",
                 violation_error_code="unique",
                 violation_error_message=_("A contact with this email already exists."),
-            )
+            ),
         ]
 
     @property
@@ -122,14 +140,19 @@ class Product(External, TimeStamped):
 
     scope = "shared"
 
-    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    sku = models.CharField(_("SKU"), max_length=64)
     name = models.CharField(_("name"), max_length=200)
-    product_group = models.CharField(_("product group"), max_length=80, blank=True, db_index=True)
-    history = HistoricalRecords()
+    product_group = models.CharField(_("product group"), max_length=80, blank=True)
+    history = HistoricalRecords(no_db_index=history_without_indexes("sku", "product_group"))
 
     class Meta:
         verbose_name = _("product")
         verbose_name_plural = _("products")
+        indexes = [models.Index(fields=["product_group"], name="customers_product_group")]
+        constraints = [
+            external_key(),
+            models.UniqueConstraint(fields=["sku"], name="customers_product_sku_unique", violation_error_code="unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
@@ -148,17 +171,21 @@ class Order(External, TimeStamped):
 
     scope = "account"
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="orders", verbose_name=_("account"))
+    # No index of its own: the (account, ordered_at) index serves lookups by account.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="orders", verbose_name=_("account"), db_index=False
+    )
     ordered_at = models.DateField(_("date"), db_index=True)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     channel = models.CharField(_("channel"), max_length=16, choices=SalesChannel.choices, default=SalesChannel.DIRECT)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=history_without_indexes("account", "ordered_at"))
 
     class Meta:
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         indexes = [models.Index(fields=["account", "ordered_at"])]
+        constraints = [external_key()]
 
     def __str__(self) -> str:
         return f"{self.ordered_at} {self.amount} {self.currency}"
@@ -181,7 +208,7 @@ class OrderLine(TimeStamped):
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3, default=Decimal(1))
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=history_without_indexes("order", "product"))
 
     class Meta:
         verbose_name = _("order line")
@@ -222,11 +249,12 @@ class Subscription(External, TimeStamped):
     status = models.CharField(
         _("status"), max_length=16, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=history_without_indexes("account", "product", "renews_on"))
 
     class Meta:
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
+        constraints = [external_key()]
 
     def clean(self) -> None:
         from django.core.exceptions import ValidationError

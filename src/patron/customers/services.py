@@ -213,6 +213,9 @@ contacts = ContactRecords(
     search_fields=("first_name", "last_name", "email"),
     orderings=("last_name", "created_at", "updated_at"),
     related=("account",),
+    # Indexes of customers migration 0005: one trigram index over the three, prefix indexes on the names.
+    combined_search=True,
+    prefix_fields=("first_name", "last_name"),
 )
 products = Records(Product, search_fields=("sku", "name", "product_group"), orderings=("sku", "name", "created_at"))
 orders = OrderRecords(

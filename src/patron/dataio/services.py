@@ -33,6 +33,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django.db.models.lookups import In
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -579,36 +580,23 @@ class People:
 
 
 class ContactEmails:
-    """Finds contacts by e-mail regardless of case, through the unique index on e-mail.
-
-    Lookups use the lower-cased address; the few contacts stored with capitals are read once up front, so
-    no query has to lower-case a million rows.
-    """
+    """Finds contacts by e-mail regardless of case, through the unique index on ``Lower(email)``."""
 
     def __init__(self, model: type[models.Model]):
         self.model = model
-        self._mixed: dict[str, list[int]] | None = None
-
-    @property
-    def mixed(self) -> dict[str, list[int]]:
-        """Return ``{lower-cased e-mail: [contact ids]}`` for contacts whose e-mail has capitals."""
-        if self._mixed is None:
-            self._mixed = {}
-            rows = (
-                self.model._default_manager.exclude(email__isnull=True)
-                .exclude(email=Lower("email"))
-                .values_list("email", "pk")
-            )
-            for email, pk in rows:
-                self._mixed.setdefault(email.lower(), []).append(pk)
-        return self._mixed
 
     def q(self, emails: Iterable[str]) -> Q:
-        """Return a filter for the contacts whose e-mail is one of ``emails`` (lower-cased), in any case."""
+        """Return a filter for the contacts whose e-mail is one of ``emails`` (lower-cased), in any case.
+
+        On PostgreSQL the addresses go as one array parameter (see :func:`one_of`).
+        """
         lowered = list(emails)
-        extra = [pk for email in lowered for pk in self.mixed.get(email, ())]
-        found = one_of(self.model, "email", lowered)
-        return found | Q(pk__in=extra) if extra else found
+        if connection.vendor != "postgresql":
+            return Q(In(Lower("email"), lowered))
+        qn = connection.ops.quote_name
+        column = f"{qn(self.model._meta.db_table)}.{qn(self.model._meta.get_field('email').column or 'email')}"
+        sql = f"LOWER({column}) IN (SELECT unnest(%s::text[]))"
+        return Q(RawSQL(sql, [lowered], output_field=models.BooleanField()))
 
 
 class Stopwatch:

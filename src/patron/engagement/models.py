@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from patron.core.fields import External, TimeStamped
+from patron.core.fields import External, TimeStamped, external_key, history_without_indexes
 from patron.core.models import JobFunction
 
 
@@ -46,7 +46,11 @@ class Interaction(External, TimeStamped):
     scope = "account"
 
     account = models.ForeignKey(
-        "customers.Account", on_delete=models.CASCADE, related_name="interactions", verbose_name=_("account")
+        "customers.Account",
+        on_delete=models.CASCADE,
+        related_name="interactions",
+        verbose_name=_("account"),
+        db_index=False,  # the (account, occurred_at) index serves lookups by account
     )
     contact = models.ForeignKey(
         "customers.Contact",
@@ -71,7 +75,8 @@ class Interaction(External, TimeStamped):
         verbose_name=_("logged by"),
     )
     logged_as = models.CharField(_("logged as"), max_length=32, choices=JobFunction.choices, blank=True)
-    history = HistoricalRecords()
+    # History is read by interaction id and by contact (GDPR erasure), which keep their indexes.
+    history = HistoricalRecords(no_db_index=history_without_indexes("account", "logged_by"))
 
     class Meta:
         verbose_name = _("interaction")
@@ -80,6 +85,7 @@ class Interaction(External, TimeStamped):
             models.Index(fields=["account", "occurred_at"]),
             models.Index(fields=["occurred_at", "id"]),
         ]
+        constraints = [external_key()]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.subject}"
@@ -105,7 +111,11 @@ class Ticket(External, TimeStamped):
     scope = "account"
 
     account = models.ForeignKey(
-        "customers.Account", on_delete=models.CASCADE, related_name="tickets", verbose_name=_("account")
+        "customers.Account",
+        on_delete=models.CASCADE,
+        related_name="tickets",
+        verbose_name=_("account"),
+        db_index=False,  # the (account, opened_at) index serves lookups by account
     )
     contact = models.ForeignKey(
         "customers.Contact",
@@ -122,9 +132,7 @@ class Ticket(External, TimeStamped):
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, default=Severity.NORMAL)
     category = models.CharField(_("category"), max_length=80, blank=True)
-    status = models.CharField(
-        _("status"), max_length=10, choices=TicketStatus.choices, default=TicketStatus.OPEN, db_index=True
-    )
+    status = models.CharField(_("status"), max_length=10, choices=TicketStatus.choices, default=TicketStatus.OPEN)
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -134,12 +142,19 @@ class Ticket(External, TimeStamped):
         verbose_name=_("handled by"),
     )
     handled_as = models.CharField(_("handled as"), max_length=32, choices=JobFunction.choices, blank=True)
-    history = HistoricalRecords()
+    # History is read by ticket id and by contact (GDPR erasure), which keep their indexes.
+    history = HistoricalRecords(no_db_index=history_without_indexes("account", "handled_by", "opened_at", "status"))
 
     class Meta:
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
-        indexes = [models.Index(fields=["account", "opened_at"])]
+        # The status is indexed here rather than with db_index=True, which on PostgreSQL adds an unused
+        # varchar_pattern_ops twin.
+        indexes = [
+            models.Index(fields=["account", "opened_at"]),
+            models.Index(fields=["status"], name="engagement_ticket_status"),
+        ]
+        constraints = [external_key()]
 
     def clean(self) -> None:
         from django.core.exceptions import ValidationError

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from patron.core.fields import External, TimeStamped
+from patron.core.fields import External, TimeStamped, external_key, history_without_indexes
 
 
 class SurveyStage(models.TextChoices):
@@ -26,7 +26,11 @@ class SurveyResponse(External, TimeStamped):
     scope = "account"
 
     account = models.ForeignKey(
-        "customers.Account", on_delete=models.CASCADE, related_name="survey_responses", verbose_name=_("account")
+        "customers.Account",
+        on_delete=models.CASCADE,
+        related_name="survey_responses",
+        verbose_name=_("account"),
+        db_index=False,  # the (account, responded_at) index serves lookups by account
     )
     contact = models.ForeignKey(
         "customers.Contact",
@@ -64,12 +68,14 @@ class SurveyResponse(External, TimeStamped):
         related_name="survey_responses",
         verbose_name=_("ticket"),
     )
-    history = HistoricalRecords()
+    # History is read by response id and by contact (GDPR erasure), which keep their indexes.
+    history = HistoricalRecords(no_db_index=history_without_indexes("account", "ticket", "responded_at"))
 
     class Meta:
         verbose_name = _("survey response")
         verbose_name_plural = _("survey responses")
         indexes = [models.Index(fields=["account", "responded_at"])]
+        constraints = [external_key()]
 
     def clean(self) -> None:
         if self.nps is None and self.csat is None and self.ces is None:

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from patron.core.fields import External, TimeStamped, owner_field, team_field
+from patron.core.fields import External, TimeStamped, external_key, history_without_indexes, owner_field, team_field
 from patron.core.permissions import RestrictedQuerySet
 from patron.engagement.models import Channel
 
@@ -28,11 +28,12 @@ class Campaign(External, TimeStamped):
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     starts_on = models.DateField(_("start"))
     ends_on = models.DateField(_("end"), null=True, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=history_without_indexes())
 
     class Meta:
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
+        constraints = [external_key()]
 
     def __str__(self) -> str:
         return self.name
@@ -53,7 +54,7 @@ class Lead(External, TimeStamped):
 
     name = models.CharField(_("name"), max_length=200)
     company = models.CharField(_("company"), max_length=200, blank=True)
-    email = models.EmailField(_("email"), blank=True, db_index=True)
+    email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     campaign = models.ForeignKey(
         Campaign,
@@ -79,11 +80,16 @@ class Lead(External, TimeStamped):
         related_name="source_leads",
         verbose_name=_("converted to account"),
     )
-    history = HistoricalRecords()
+    history = HistoricalRecords(
+        no_db_index=history_without_indexes("email", "campaign", "owner", "team", "converted_account")
+    )
 
     class Meta:
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
+        # Indexed here rather than with db_index=True, which on PostgreSQL adds an unused varchar_pattern_ops twin.
+        indexes = [models.Index(fields=["email"], name="pipeline_lead_email")]
+        constraints = [external_key()]
 
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
@@ -143,11 +149,12 @@ class Deal(External, TimeStamped):
         Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="deals", verbose_name=_("campaign")
     )
     close_reason = models.CharField(_("won/lost reason"), max_length=200, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=history_without_indexes("account", "owner", "lead", "campaign"))
 
     class Meta:
         verbose_name = _("deal")
         verbose_name_plural = _("deals")
+        constraints = [external_key()]
 
     @property
     def is_closed(self) -> bool:
