@@ -50,6 +50,13 @@ class Conflict(PatronError):
     code = "conflict"
 
 
+class Gone(PatronError):
+    """The record existed but its data was removed on purpose (for example by a retention setting)."""
+
+    status = 410
+    code = "gone"
+
+
 class Invalid(PatronError):
     """The payload or file is invalid; ``field`` or ``details`` say where."""
 

@@ -187,6 +187,20 @@ def test_transitions_between_two_runs(api_for, admin_user, base):
     assert sum(body["matrix"][tier][tier] for tier in body["tiers"]) == second.customers_scored
 
 
+def test_scores_removed_by_retention_are_410_with_the_reason(api_for, admin_user, base):
+    first = services.run_scoring(admin_user)
+    services.run_scoring(admin_user)
+    services.remove_old_scores(keep=1)
+    client = api_for(admin_user)
+    for path in (f"/value/scores?run={first.pk}", f"/value/scores/export.csv?run={first.pk}",
+                 f"/value/transitions?from_run={first.pk}"):
+        response = client.get(path)
+        assert response.status_code == 410, path
+        assert "retention setting" in response.json()["message"]
+    detail = client.get(f"/value/runs/{first.pk}").json()
+    assert detail["scores_removed_at"] is not None and detail["summary"]
+
+
 def test_members_may_not_start_a_run(api_for, member):
     response = api_for(member).post("/value/runs", {})
     assert response.status_code == 403

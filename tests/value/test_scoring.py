@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from patron.errors import Conflict, Invalid
+from patron.errors import Conflict, Gone, Invalid
 from patron.value import services
 from patron.value.models import AccountScore, RunStatus, ScoreRun
 from tests.factories import OrderFactory, SubscriptionFactory
@@ -211,3 +211,40 @@ def test_a_run_left_running_for_hours_is_marked_abandoned(base, admin_user):
     stuck.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
     assert stuck.status == RunStatus.FAILED and "Abandoned" in stuck.error
+
+
+def test_runs_beyond_the_retention_setting_lose_their_account_scores_but_keep_their_summaries(base, admin_user):
+    services.update_settings(admin_user, {"runs_kept": 2})
+    first, second, third = (services.run_scoring(admin_user) for _ in range(3))
+
+    first.refresh_from_db()
+    assert first.scores_removed_at is not None
+    assert not AccountScore.objects.filter(run=first).exists()
+    assert first.summary["tiers"] and first.fits and first.pareto
+    for kept in (second, third):
+        kept.refresh_from_db()
+        assert kept.scores_removed_at is None
+        assert AccountScore.objects.filter(run=kept).count() == kept.customers_scored
+    assert "retention" in third.timings
+    # The latest run is still compared with the one before, which is kept.
+    assert services.tier_transitions(second, third)["to_run"] == third.pk
+
+
+def test_scores_of_a_run_whose_scores_were_removed_are_gone_with_the_reason(base, admin_user):
+    first = services.run_scoring(admin_user)
+    second = services.run_scoring(admin_user)
+    assert services.remove_old_scores(keep=1) == [first.pk]
+    assert services.remove_old_scores(keep=1) == []
+
+    with pytest.raises(Gone, match=f"scoring run {first.pk} were removed"):
+        services.scores_query(admin_user, {"run": first.pk})
+    first.refresh_from_db()
+    with pytest.raises(Gone):
+        services.tier_transitions(first, second)
+    assert services.scores_query(admin_user, {"run": second.pk})[1].count() == second.customers_scored
+
+
+def test_fewer_than_two_runs_kept_is_refused(admin_user):
+    with pytest.raises(Invalid) as refused:
+        services.update_settings(admin_user, {"runs_kept": 1})
+    assert refused.value.field == "runs_kept"

@@ -54,6 +54,7 @@ class ValueSettingsForm(forms.ModelForm):
         (_("ABC tiers"), ("abc_value", "abc_method", "abc_shares", "abc_cumulative")),
         (_("RFM and ARPU"), ("rfm_bins", "arpu_low_below", "arpu_high_from")),
         (_("Lifetime value"), ("margin_percent", "annual_discount_rate", "horizon_months", "time_unit")),
+        (_("History"), ("runs_kept",)),
         (_("Lifecycle classes"), ValueSettings.RULE_FIELDS),
         (
             _("Strategies"),
@@ -81,6 +82,7 @@ class ValueSettingsForm(forms.ModelForm):
             "annual_discount_rate",
             "horizon_months",
             "time_unit",
+            "runs_kept",
             *ValueSettings.RULE_FIELDS,
             "strategy_sleeping",
             "strategy_fast_growing",

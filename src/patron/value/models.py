@@ -97,6 +97,12 @@ class ScoreRun(models.Model):
     customers_scored = models.PositiveIntegerField(_("customers scored"), default=0)
     orders_read = models.PositiveBigIntegerField(_("orders read"), default=0)
     timings = models.JSONField(_("timings (seconds)"), default=dict, blank=True)
+    scores_removed_at = models.DateTimeField(
+        _("account scores removed"),
+        null=True,
+        blank=True,
+        help_text=_("When the retention setting removed this run's account scores; its summaries remain."),
+    )
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -318,6 +324,14 @@ class ValueSettings(models.Model):
         choices=TimeUnit.choices,
         default=TimeUnit.WEEK,
         help_text=_("The unit the lifetime models count time in; weeks suit most businesses."),
+    )
+    runs_kept = models.PositiveSmallIntegerField(
+        _("runs kept with account scores"),
+        default=12,
+        help_text=_(
+            "Each run stores a score for every account. Older successful runs lose their account scores "
+            "but keep their summaries, model fits and charts. At least 2, so tier changes can be shown."
+        ),
     )
     # Lifecycle classes (a customer gets the first class that applies, in this order).
     sleeping_gap_multiple = models.FloatField(

@@ -27,6 +27,9 @@ class RunOut(Schema):
     time_unit: str
     customers_scored: int
     orders_read: int
+    scores_removed_at: dt.datetime | None = Field(
+        None, description="When the retention setting removed this run's account scores (summaries remain)."
+    )
     warnings: list[str]
     error: str
 
@@ -180,6 +183,7 @@ class SettingsOut(Schema):
     annual_discount_rate: float
     horizon_months: int
     time_unit: str
+    runs_kept: int
     sleeping_gap_multiple: float
     sleeping_p_alive: float
     sleeping_default_gap_days: float
@@ -211,6 +215,7 @@ class SettingsPatch(Schema):
     annual_discount_rate: float | None = None
     horizon_months: int | None = None
     time_unit: Literal["day", "week", "month"] | None = None
+    runs_kept: int | None = None
     sleeping_gap_multiple: float | None = None
     sleeping_p_alive: float | None = None
     sleeping_default_gap_days: float | None = None

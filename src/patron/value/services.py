@@ -39,7 +39,7 @@ from patron.core.models import Role, User
 from patron.core.pagination import Page
 from patron.core.permissions import visibility_q
 from patron.customers.models import Account, Order, OrderLine, Product, Subscription
-from patron.errors import Conflict, Forbidden, Invalid, NotFound, PatronError
+from patron.errors import Conflict, Forbidden, Gone, Invalid, NotFound, PatronError
 from patron.value.models import (
     AccountScore,
     LifecycleClass,
@@ -237,6 +237,7 @@ def check_settings(values: ValueSettings) -> None:
             _("The discount rate must be above -1 and below 10."),
         ),
         ("horizon_months", 1 <= values.horizon_months <= 120, _("The horizon must be 1 to 120 months.")),
+        ("runs_kept", 2 <= values.runs_kept <= 1000, _("Keep the account scores of 2 to 1000 runs.")),
     ]
     for name, ok, message in checks:
         if not ok:
@@ -487,9 +488,41 @@ def run_scoring(
         raise
     # The commit (inside a caller's transaction: a savepoint release) is timed after the run was saved.
     run.timings["commit"] = round(time.perf_counter() - committing, 4)
+    removing = time.perf_counter()
+    remove_old_scores()
+    run.timings["retention"] = round(time.perf_counter() - removing, 4)
     ScoreRun.objects.filter(pk=run.pk).update(timings=run.timings)
     if progress is not None:
         progress("done", 1.0)
+    return run
+
+
+def remove_old_scores(keep: int | None = None) -> list[int]:
+    """Delete the account scores of successful runs older than the newest ``keep`` (the settings' runs_kept).
+
+    The runs themselves stay, with their summaries, fits, Pareto curve and diagnostics, so trends of the
+    whole base remain; only what needs one row per account goes. Returns the ids of the runs emptied.
+    """
+    keep = get_settings().runs_kept if keep is None else keep
+    finished = ScoreRun.objects.filter(status=RunStatus.SUCCEEDED, scores_removed_at__isnull=True).order_by("-id")
+    old = list(finished.values_list("id", flat=True)[keep:])
+    if old:
+        # Nothing refers to a score row and no signal listens, so Django issues one DELETE (no fetching).
+        AccountScore.objects.filter(run_id__in=old).delete()
+        ScoreRun.objects.filter(id__in=old).update(scores_removed_at=timezone.now())
+    return old
+
+
+def with_scores(run: ScoreRun) -> ScoreRun:
+    """Return the run if it still holds its account scores, else raise Gone saying why."""
+    if run.scores_removed_at is not None:
+        raise Gone(
+            _(
+                "The account scores of scoring run %(id)s were removed on %(date)s by the retention setting "
+                "(runs kept with account scores); its summaries are still shown."
+            )
+            % {"id": run.pk, "date": run.scores_removed_at.date().isoformat()}
+        )
     return run
 
 
@@ -926,8 +959,8 @@ def tier_transitions(run_a: ScoreRun, run_b: ScoreRun, *, user: User | None = No
     ``to`` is "lost" for accounts scored in ``run_a`` but not in ``run_b``. With ``user``, only the
     accounts the user may see are counted.
     """
-    scores_b = AccountScore.objects.filter(run=run_b)
-    scores_a = AccountScore.objects.filter(run=run_a)
+    scores_b = AccountScore.objects.filter(run=with_scores(run_b))
+    scores_a = AccountScore.objects.filter(run=with_scores(run_a))
     if user is not None:
         scores_a, scores_b = scores_a.restrict(user), scores_b.restrict(user)
     pairs: Any
@@ -1001,7 +1034,7 @@ def segments(user: User, *, run: ScoreRun | None = None, scope: str = "all") -> 
         summary["scope"] = "all"
         summary["pareto"] = run.pareto
         return summary
-    scores = AccountScore.objects.restrict(user).filter(run=run)
+    scores = AccountScore.objects.restrict(user).filter(run=with_scores(run))
     summary = segment_summary(scores, run)
     summary["scope"] = "visible"
     previous = run.previous_run
@@ -1060,7 +1093,7 @@ def _scores_run(filters: ScoreFilters) -> ScoreRun | None:
     run = ScoreRun.objects.filter(pk=filters.run, status=RunStatus.SUCCEEDED).first()
     if run is None:
         raise NotFound(_("Scoring run %(id)s not found.") % {"id": filters.run})
-    return run
+    return with_scores(run)
 
 
 def check_score_order(order: str | None) -> str:
