@@ -357,7 +357,7 @@ def copy_into_table(url: str, shaped: Path) -> int:
 
     with psycopg.connect(url) as conn:
         with conn.cursor() as cur, shaped.open("rb") as f:
-            with cur.copy(f"COPY customers_contact ({TABLE_COLUMNS}) FROM STDIN WITH (FORMAT csv)") as copy:
+            with cur.copy(f"COPY customers_contact ({TABLE_COLUMNS}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
                 while block := f.read(1 << 20):
                     copy.write(block)
             rows = cur.rowcount

@@ -31,9 +31,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import DecimalValidator, validate_email
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
+from django.db.models.base import ModelState
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.db.models.lookups import In
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -668,6 +670,7 @@ class Importer:
         # What a stored record is compared on: its id, its keys, and the fields the file (or ``complete``) fills.
         self.compared = list(dict.fromkeys(["id", *kind.keys, *(c.attname for c in plan.columns), *kind.derived]))
         self.defaults = {f.attname: f.get_default() for f in kind.model._meta.concrete_fields}
+        self.init_signals = pre_init.has_listeners(kind.model) or post_init.has_listeners(kind.model)
         self.has_clean = kind.model.clean is not models.Model.clean
         self.clock = Stopwatch()
         writer = PostgresWriter if connection.vendor == "postgresql" else OrmWriter
@@ -988,10 +991,9 @@ class Importer:
         key_label, key = self._header_of(self.kind.keys[0]), self.kind.keys[0]
         for row, stored in matched:
             if stored is None:
-                # Positional arguments in field order take Django's fast path through Model.__init__.
-                values = {**self.defaults, **row.values}
-                obj = self.model(*[values[a] for a in self.attnames])
-                drafts.append(Draft(data=dict(row.values), obj=obj, row=row.number))
+                drafts.append(
+                    Draft(data=dict(row.values), obj=self._new({**self.defaults, **row.values}), row=row.number)
+                )
             elif visible is not None and stored["id"] not in visible:
                 self.problems.error(row.number, key_label, key, _("This record belongs to someone you may not see."))
             elif any(stored[a] != v for a, v in row.values.items()):
@@ -1022,6 +1024,21 @@ class Importer:
                 else:
                     self.updated += 1
         return writing
+
+    def _new(self, values: dict[str, Any]) -> models.Model:
+        """Return a new, unsaved record holding ``values`` (one for every concrete field, by attname).
+
+        Model.__init__ costs ~15 µs a row (a setattr through each field's descriptor), a sixth of an import's
+        Python time for a million contacts. A new record holds nothing but its field values in ``__dict__``
+        and a fresh ``_state``, so this builds the same object directly, unless something listens to the
+        model's init signals, which then must run.
+        """
+        if self.init_signals:
+            return self.model(*[values[a] for a in self.attnames])
+        obj = self.model.__new__(self.model)
+        obj.__dict__.update(values)
+        obj._state = ModelState()
+        return obj
 
     def _prepare(self, drafts: list[Draft]) -> list[Draft]:
         """Run the kind's ``Records.prepare`` (derived fields, domain rules) and return the drafts it accepts.
