@@ -243,7 +243,7 @@ def test_timeline_pages_back_with_before(client_for, member, account):
     first = client.get(reverse("customers:account_detail", args=[account.pk]), {"kind": "interaction"})
     assert [i.title for i in first.context["items"]] == newest_first[:50]
     older = first.context["older_query"]
-    assert "before=" in older and "kind=interaction" in older
+    assert "cursor=" in older and "kind=interaction" in older
     second = client.get(reverse("customers:account_timeline", args=[account.pk]) + "?" + older, headers=HX)
     assert second.status_code == 200
     assert [i.title for i in second.context["items"]] == newest_first[50:100]
@@ -258,7 +258,7 @@ def test_timeline_pages_back_with_before(client_for, member, account):
 
 def test_timeline_refuses_a_malformed_position(client_for, member, account):
     response = client_for(member).get(
-        reverse("customers:account_timeline", args=[account.pk]), {"before": "yesterday"}, headers=HX
+        reverse("customers:account_timeline", args=[account.pk]), {"cursor": "yesterday"}, headers=HX
     )
     assert response.status_code == 422
 

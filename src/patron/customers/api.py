@@ -27,10 +27,12 @@ def account_timeline(request: HttpRequest, pk: int, params: schemas.TimelineQuer
         kinds=params.kinds,
         channels=params.channels,
         before=params.before,
+        after=services.TimelinePosition.parse(params.cursor) if params.cursor else None,
         limit=params.limit,
     )
     rows = [{**vars(item), "id": item.record.pk} for item in items]
-    return {"items": rows, "next_before": items[-1].occurred_at if len(items) == params.limit else None}
+    full = len(items) == params.limit
+    return {"items": rows, "next_cursor": services.TimelinePosition.of(items[-1]).token() if full else None}
 
 
 crud_routes(

@@ -388,7 +388,8 @@ class TimelineQuery(Schema):
     channels: Annotated[list[str] | None, BeforeValidator(comma_list), AfterValidator(one_of(Channel.values))] = Field(
         None, description="Comma-separated channels; only interactions and tickets have one."
     )
-    before: AwareDateTime | None = Field(None, description="Only items before this time (for the next, older page).")
+    before: AwareDateTime | None = Field(None, description="Only items older than this time.")
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page: continue with older items.")
     limit: int = Field(50, ge=1, le=500)
 
 
@@ -403,7 +404,7 @@ class TimelineItemOut(Schema):
 
 class TimelineOut(Schema):
     items: list[TimelineItemOut]
-    next_before: datetime | None = Field(None, description="Pass as `before` to get the next, older items.")
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next, older items.")
 
 
 # GDPR

@@ -17,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from patron.core.models import Role, User
@@ -249,6 +251,68 @@ class TimelineItem:
 TIMELINE_KINDS = ("interaction", "ticket", "order", "survey")
 
 
+@dataclass(frozen=True)
+class TimelinePosition:
+    """Where a timeline page ended: the last item's time, kind and id (items sharing a time stay in order)."""
+
+    occurred_at: datetime
+    kind: str
+    id: int
+
+    @classmethod
+    def of(cls, item: TimelineItem) -> TimelinePosition:
+        """Return the position of a timeline item (where a page ending with it ends)."""
+        return cls(item.occurred_at, item.kind, item.record.pk)
+
+    def token(self) -> str:
+        """Return the position as the text clients pass back as ``cursor``."""
+        return f"{self.occurred_at.isoformat()}~{self.kind}~{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> TimelinePosition:
+        """Read a ``token()``, raising Invalid on ``cursor`` for anything else."""
+        parts = text.split("~")
+        moment = parse_datetime(parts[0]) if len(parts) == 3 else None
+        if moment is None or parts[1] not in TIMELINE_KINDS or not parts[2].isdigit():
+            raise Invalid(_("The timeline position “%(value)s” is not one this timeline gave.") % {"value": text},
+                          field="cursor")
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return cls(moment, parts[1], int(parts[2]))
+
+    def precedes(self, item: TimelineItem) -> bool:
+        """Tell whether ``item`` comes after this position (newest first, then by kind, then newest id)."""
+        return _timeline_key(item.occurred_at, item.kind, item.record.pk) < _timeline_key(
+            self.occurred_at, self.kind, self.id
+        )
+
+    def source_filter(self, kind: str, field: str, at: date | datetime | None = None) -> models.Q:
+        """Return the filter on one source's time field (and id) that keeps the items after this position.
+
+        ``at`` is the position's time as that field holds it (its day, for a source dated by day).
+        """
+        at = self.occurred_at if at is None else at
+        rank, mine = TIMELINE_KINDS.index(kind), TIMELINE_KINDS.index(self.kind)
+        if rank > mine:
+            return models.Q(**{f"{field}__lte": at})
+        if rank < mine:
+            return models.Q(**{f"{field}__lt": at})
+        return models.Q(**{f"{field}__lt": at}) | models.Q(**{field: at, "id__lt": self.id})
+
+    def day_filter(self, kind: str, field: str) -> models.Q:
+        """Like ``source_filter`` for a source dated by day, each day standing at noon on the timeline."""
+        day = timezone.localtime(self.occurred_at).date()
+        noon = _as_datetime(day)
+        if noon != self.occurred_at:
+            return models.Q(**{f"{field}__lte" if noon < self.occurred_at else f"{field}__lt": day})
+        return self.source_filter(kind, field, at=day)
+
+
+def _timeline_key(moment: datetime, kind: str, pk: int) -> tuple[datetime, int, int]:
+    """Return the sort key of the timeline's order (sorted descending: newest first, ties by kind, then id)."""
+    return moment, -TIMELINE_KINDS.index(kind), pk
+
+
 def _as_datetime(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -262,9 +326,13 @@ def account_timeline(
     kinds: Iterable[str] | None = None,
     channels: Iterable[str] | None = None,
     before: datetime | None = None,
+    after: TimelinePosition | None = None,
     limit: int = 100,
 ) -> list[TimelineItem]:
-    """Return the newest ``limit`` timeline items of a visible account, newest first, before ``before``."""
+    """Return the newest ``limit`` timeline items of a visible account, newest first.
+
+    ``before`` keeps only items older than a time; ``after`` continues from where a page ended.
+    """
     from patron.engagement.models import Interaction, Ticket
     from patron.feedback.models import SurveyResponse
 
@@ -279,6 +347,8 @@ def account_timeline(
             touches = touches.filter(channel__in=channel_list)
         if before:
             touches = touches.filter(occurred_at__lt=before)
+        if after:
+            touches = touches.filter(after.source_filter("interaction", "occurred_at"))
         items += [
             TimelineItem("interaction", i.occurred_at, i.subject, i.summary, i.channel, i)
             for i in touches.order_by("-occurred_at", "-id")[:limit]
@@ -289,6 +359,8 @@ def account_timeline(
             requests = requests.filter(channel__in=channel_list)
         if before:
             requests = requests.filter(opened_at__lt=before)
+        if after:
+            requests = requests.filter(after.source_filter("ticket", "opened_at"))
         items += [
             TimelineItem("ticket", t.opened_at, t.subject, t.description, t.channel, t)
             for t in requests.order_by("-opened_at", "-id")[:limit]
@@ -296,8 +368,10 @@ def account_timeline(
     if "order" in wanted and not channel_list:
         purchases = Order.objects.filter(account=account)
         if before:
-            last_day = before.date() if before.time() == time(0) else before.date() + timedelta(1)
-            purchases = purchases.filter(ordered_at__lt=last_day)
+            day = timezone.localtime(before).date()
+            purchases = purchases.filter(ordered_at__lte=day if _as_datetime(day) < before else day - timedelta(1))
+        if after:
+            purchases = purchases.filter(after.day_filter("order", "ordered_at"))
         items += [
             TimelineItem(
                 "order", _as_datetime(o.ordered_at), f"{o.amount} {o.currency}", o.get_channel_display(), "", o
@@ -308,12 +382,16 @@ def account_timeline(
         answers = SurveyResponse.objects.filter(account=account).select_related("contact")
         if before:
             answers = answers.filter(responded_at__lt=before)
+        if after:
+            answers = answers.filter(after.source_filter("survey", "responded_at"))
         items += [
             TimelineItem("survey", s.responded_at, s.get_stage_display(), s.comment, "", s)
             for s in answers.order_by("-responded_at", "-id")[:limit]
         ]
-    items = [i for i in items if before is None or i.occurred_at < before]
-    items.sort(key=lambda i: i.occurred_at, reverse=True)
+    items = [
+        i for i in items if (before is None or i.occurred_at < before) and (after is None or after.precedes(i))
+    ]
+    items.sort(key=lambda i: _timeline_key(i.occurred_at, i.kind, i.record.pk), reverse=True)
     return items[:limit]
 
 

@@ -18,7 +18,6 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -29,7 +28,6 @@ from patron.customers import services
 from patron.customers.models import Account, LifecycleStage
 from patron.engagement import services as engagement
 from patron.engagement.models import Channel, TicketStatus
-from patron.errors import Invalid
 from patron.feedback import services as feedback
 from patron.pipeline import services as pipeline
 from patron.value import services as value
@@ -202,14 +200,8 @@ class TimelineFilter:
         self.kind = kind if kind in services.TIMELINE_KINDS else ""
         channel = params.get("channel", "")
         self.channel = channel if channel in Channel.values else ""
-        raw_before = params.get("before", "")
-        self.before = None
-        if raw_before:
-            self.before = parse_datetime(raw_before)
-            if self.before is None:
-                raise Invalid(_("The timeline position “%(value)s” is not a date and time.") % {"value": raw_before})
-            if timezone.is_naive(self.before):
-                self.before = timezone.make_aware(self.before)
+        cursor = params.get("cursor", "")
+        self.after = services.TimelinePosition.parse(cursor) if cursor else None
 
     def query(self, **extra: Any) -> str:
         """Return the filters as a query string, with ``extra`` parameters added."""
@@ -225,12 +217,12 @@ def timeline_context(user: Any, account: Account, params: Any) -> dict[str, Any]
         account.pk,
         kinds=[chosen.kind] if chosen.kind else None,
         channels=[chosen.channel] if chosen.channel else None,
-        before=chosen.before,
+        after=chosen.after,
         limit=TIMELINE_PAGE,
     )
     older = ""
     if len(items) == TIMELINE_PAGE:
-        older = chosen.query(before=items[-1].occurred_at.isoformat())
+        older = chosen.query(cursor=services.TimelinePosition.of(items[-1]).token())
     return {
         "account": account,
         "items": items,
@@ -280,7 +272,7 @@ def account_timeline(request: AuthedRequest, pk: int) -> HttpResponse:
     context = timeline_context(request.user, account, request.GET)
     if not request.htmx:
         return redirect(f"{reverse('customers:account_detail', args=[account.pk])}?{context['timeline'].query()}")
-    template = "customers/_timeline_items.html" if context["timeline"].before else "customers/_timeline.html"
+    template = "customers/_timeline_items.html" if context["timeline"].after else "customers/_timeline.html"
     return render(request, template, context)
 
 
