@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, models, transaction
@@ -147,7 +147,7 @@ def unique_keys(model: type[models.Model]) -> list[tuple[models.Field, bool]]:
             expression = constraint.expressions[0]
             inner = expression.get_source_expressions() if isinstance(expression, Lower) else []
             if len(inner) == 1 and isinstance(inner[0], models.F):
-                name = inner[0].name
+                name = str(inner[0].name)  # type: ignore[attr-defined]
                 keys[name] = (model._meta.get_field(name), True)  # type: ignore[assignment]
     _UNIQUE_KEYS[model] = found = list(keys.values())
     return found
@@ -265,7 +265,8 @@ class Records(Generic[M]):
                     one |= Q(**{f"{name}__istartswith": term})
             elif self.combined_search and connection.vendor == "postgresql":
                 # The same test as icontains on each field, spelled as the combined index's expression.
-                columns = [self.model._meta.get_field(name).column for name in self.search_fields]  # type: ignore[union-attr]
+                fields = [cast(models.Field, self.model._meta.get_field(name)) for name in self.search_fields]
+                columns = [f.column or f.name for f in fields]
                 sql = f"{search_text_sql(columns, self.model._meta.db_table)} LIKE UPPER(%s)"
                 pattern = f"%{connection.ops.prep_for_like_query(term)}%"
                 one = Q(RawSQL(sql, [pattern], output_field=models.BooleanField()))

@@ -596,7 +596,8 @@ class ContactEmails:
         if connection.vendor != "postgresql":
             return Q(In(Lower("email"), lowered))
         qn = connection.ops.quote_name
-        column = f"{qn(self.model._meta.db_table)}.{qn(self.model._meta.get_field('email').column or 'email')}"
+        email = cast(models.Field, self.model._meta.get_field("email"))
+        column = f"{qn(self.model._meta.db_table)}.{qn(email.column or 'email')}"
         sql = f"LOWER({column}) IN (SELECT unnest(%s::text[]))"
         return Q(RawSQL(sql, [lowered], output_field=models.BooleanField()))
 
