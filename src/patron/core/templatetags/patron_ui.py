@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import template
 from django.template.defaultfilters import floatformat
@@ -98,3 +99,36 @@ def nav_active(context: template.Context, *namespaces_or_names: str) -> str:
         if wanted in (match.namespace, match.view_name):
             return mark_safe('aria-current="page"')
     return ""
+
+
+@register.inclusion_tag("_filter_select.html")
+def filter_select(
+    field_id: str,
+    name: str,
+    label: str,
+    any_label: str,
+    choices: Any,
+    current: Any,
+    *,
+    you: Any = None,
+    css: str = "field",
+) -> dict[str, Any]:
+    """Render a list filter's <select>: "any" first, then the choices, the current one selected.
+
+    ``choices`` may be (value, label) pairs, model instances (value = pk) or plain values; ``you`` is the
+    signed-in user's pk, whose option is marked "(you)".
+    """
+    selected = "" if current is None else str(current)
+    options = []
+    for choice in choices:
+        if isinstance(choice, list | tuple):
+            value, text = choice
+        elif hasattr(choice, "pk"):
+            value, text = choice.pk, str(choice)
+        else:
+            value, text = choice, choice
+        value = str(value)
+        if you is not None and value == str(you):
+            text = format_html("{} ({})", text, _("you"))
+        options.append({"value": value, "label": text, "selected": value == selected})
+    return {"field_id": field_id, "name": name, "label": label, "any_label": any_label, "options": options, "css": css}
