@@ -84,8 +84,11 @@ def test_share_tiers_and_quantile_scores_match_the_sorted_definitions(seed):
     for shares in ((0.2, 0.3, 0.3, 0.2), (0.5, 0.5), (0.01, 0.99), (1.0,)):
         codes = seg.abc_tier_codes(values, shares=shares)
         assert np.array_equal(codes, _sorted_abc_codes(values, shares)), shares
+    # Whole numbers (days, counts) take the histogram path: the same definition holds.
+    days = rng.integers(-3, 60, size=size).astype(float)
     for bins in (3, 5, 10):
         assert np.array_equal(seg.quantile_scores(values, bins=bins), _sorted_quantile_scores(values, bins)), bins
+        assert np.array_equal(seg.quantile_scores(days, bins=bins), _sorted_quantile_scores(days, bins)), bins
 
 
 def test_pareto_curve_without_an_order_equals_the_sorted_curve():

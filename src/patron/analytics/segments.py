@@ -299,17 +299,29 @@ def quantile_scores(values: npt.ArrayLike, *, bins: int = 5, higher_is_better: b
         return np.zeros(0, dtype=np.int8)
     finite = np.nan_to_num(array, nan=-np.inf)
     # score > s exactly when at least ceil(s * count / bins) values are strictly smaller, i.e. when the
-    # value exceeds the ceil(s * count / bins)-th smallest one: a partition finds those few values.
+    # value exceeds the ceil(s * count / bins)-th smallest one: only those few values need finding.
     needed = [-(-s * count // bins) for s in range(1, bins)]
-    inner = sorted({c - 1 for c in needed if 0 < c <= count})
-    partitioned = np.partition(finite, inner) if inner else finite
+    cuts = kth_smallest(finite, [c - 1 for c in needed if 0 < c <= count])
     scores = np.ones(count, dtype=np.int8)
     for smaller in needed:
         if smaller <= 0:
             scores += 1
         elif smaller <= count:
-            scores += finite > partitioned[smaller - 1]
+            scores += finite > cuts[smaller - 1]
     return scores
+
+
+def kth_smallest(values: np.ndarray, ks: list[int]) -> dict[int, float]:
+    """Return {k: the k-th smallest value (0-based)}: a histogram for small whole numbers, else a partition."""
+    if not ks:
+        return {}
+    low, high = float(values.min()), float(values.max())
+    if np.isfinite(low) and high - low <= 4 * len(values) + 1024 and np.array_equal(values, np.floor(values)):
+        # Counts, days and other small whole numbers (most RFM inputs): linear time, no data movement.
+        below_or_at = np.cumsum(np.bincount((values - low).astype(np.int64)))
+        return {k: low + float(np.searchsorted(below_or_at, k, side="right")) for k in ks}
+    partitioned = np.partition(values, sorted(set(ks)))
+    return {k: float(partitioned[k]) for k in ks}
 
 
 def rfm_scores(
