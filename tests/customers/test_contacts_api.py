@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from patron.customers.models import Contact
+from patron.customers.schemas import ContactFilters
 from tests.factories import AccountFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,15 @@ def test_sorting_by_last_name_pages_through_every_contact(api_for, member, accou
             break
         cursor = f"&cursor={body['next_cursor']}"
     assert seen == sorted(names)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="index plans are PostgreSQL's")
+def test_the_email_filter_is_served_by_the_case_insensitive_unique_index(account):
+    ContactFactory(account=account, email="c@acme.example")
+    q = ContactFilters(email="C@Acme.Example").get_filter_expression()
+    assert list(Contact.objects.filter(q).values_list("email", flat=True)) == ["c@acme.example"]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = Contact.objects.filter(q).query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        assert "contact_email_ci_unique" in "\n".join(row[0] for row in cursor.fetchall())

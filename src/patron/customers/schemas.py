@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.db.models import Q
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from ninja import FilterSchema, Schema
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
@@ -176,6 +178,10 @@ class ContactFilters(FilterSchema):
     def filter_erased(self, value: bool | None) -> Q:
         """Erased contacts are those with an erasure time."""
         return Q() if value is None else Q(erased_at__isnull=not value)
+
+    def filter_email(self, value: str | None) -> Q:
+        """Match the e-mail regardless of case, through the unique index on Lower(email)."""
+        return Q(Exact(Lower("email"), value)) if value else Q()
 
 
 # Products
