@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import migrations
+
+
+def build_index_concurrently(schema_editor: Any, name: str, table: str, definition: str) -> None:
+    """CREATE INDEX CONCURRENTLY ``name`` ON ``table`` ``definition``, unless a valid index of that name exists.
+
+    A concurrent build that is interrupted (a killed migration, a lost connection) leaves an *invalid* index
+    behind: PostgreSQL keeps maintaining it on writes but never reads it, and ``IF NOT EXISTS`` would then skip
+    the rebuild for good. Such a leftover is dropped and built again.
+    """
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
+            [name],
+        )
+        found = cursor.fetchone()
+    if found is not None and not found[0]:
+        schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+    schema_editor.execute(f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" ON "{table}" {definition}')
 
 
 def trigram_indexes(indexed: list[tuple[str, str]]) -> migrations.RunPython:
@@ -18,9 +39,8 @@ def trigram_indexes(indexed: list[tuple[str, str]]) -> migrations.RunPython:
             return
         schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for table, column in indexed:
-            schema_editor.execute(
-                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{table}_{column}_trgm" '
-                f'ON "{table}" USING gin (UPPER("{column}") gin_trgm_ops)'
+            build_index_concurrently(
+                schema_editor, f"{table}_{column}_trgm", table, f'USING gin (UPPER("{column}") gin_trgm_ops)'
             )
 
     def drop(apps, schema_editor):
@@ -56,10 +76,7 @@ def combined_search_index(table: str, columns: tuple[str, ...], replaces: list[s
         if schema_editor.connection.vendor != "postgresql":
             return
         schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        schema_editor.execute(
-            f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{index}" ON "{table}" '
-            f"USING gin (({search_text_sql(columns)}) gin_trgm_ops)"
-        )
+        build_index_concurrently(schema_editor, index, table, f"USING gin (({search_text_sql(columns)}) gin_trgm_ops)")
         for column in replaces:
             schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{table}_{column}_trgm"')
 
@@ -67,9 +84,8 @@ def combined_search_index(table: str, columns: tuple[str, ...], replaces: list[s
         if schema_editor.connection.vendor != "postgresql":
             return
         for column in replaces:
-            schema_editor.execute(
-                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{table}_{column}_trgm" '
-                f'ON "{table}" USING gin (UPPER("{column}") gin_trgm_ops)'
+            build_index_concurrently(
+                schema_editor, f"{table}_{column}_trgm", table, f'USING gin (UPPER("{column}") gin_trgm_ops)'
             )
         schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{index}"')
 
@@ -88,9 +104,8 @@ def prefix_indexes(indexed: list[tuple[str, str]]) -> migrations.RunPython:
         if schema_editor.connection.vendor != "postgresql":
             return
         for table, column in indexed:
-            schema_editor.execute(
-                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{table}_{column}_prefix" '
-                f'ON "{table}" (UPPER("{column}"::text) text_pattern_ops)'
+            build_index_concurrently(
+                schema_editor, f"{table}_{column}_prefix", table, f'(UPPER("{column}"::text) text_pattern_ops)'
             )
 
     def drop(apps, schema_editor):
