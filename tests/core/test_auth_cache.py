@@ -141,3 +141,28 @@ def test_each_request_gets_its_own_user_object(api_for, member):
     first, second = TokenAuth().authenticate(Request(), raw), TokenAuth().authenticate(Request(), raw)
     assert first == second == member and first is not second
     assert "_patron_reach" not in second.__dict__
+
+
+def test_a_user_reaching_more_accounts_than_a_list_filters_by_id_is_not_asked_again(member, monkeypatch, later):
+    from patron.core import services as core_services
+    from patron.customers import services as customers
+    from tests.factories import ContactFactory
+
+    monkeypatch.setattr(core_services, "VISIBLE_IDS_CAP", 1)
+    mine = [ContactFactory(account=AccountFactory(owner=member)) for _ in range(2)]
+    expected = {contact.pk for contact in mine}
+
+    def listed():
+        with CaptureQueriesContext(connection) as queries:
+            ids = set(customers.contacts.query(member).values_list("pk", flat=True))
+        return ids, len(queries.captured_queries)
+
+    first, first_queries = listed()
+    again, again_queries = listed()
+    assert first == again == expected
+    assert first_queries == 3  # the member's teams, the visible account ids (more than the cap), the list
+    assert again_queries == 1  # within the bound, only the list
+    later(6)
+    after, after_bound = listed()
+    # Past the bound the ids are read again (the teams stay on this very user object, as within one request).
+    assert after == expected and after_bound == 2

@@ -36,6 +36,7 @@ class ReachCache:
     def __init__(self) -> None:
         self.clock = time.monotonic
         self._entries: dict[tuple[int, str], tuple[float, Reach]] = {}
+        self._wide: dict[tuple[int, str, str], float] = {}
 
     def get(self, user: User) -> Reach | None:
         """Return the user's reach if this process still trusts what it read."""
@@ -50,9 +51,26 @@ class ReachCache:
                 self._entries = {}
             self._entries[(user.pk, user.role)] = (self.clock() + seconds, reach)
 
+    def is_wide(self, user: User, action: str, model: str) -> bool:
+        """Tell whether the user was lately found to reach more ``model`` rows than a list filters by id."""
+        return self._wide.get((user.pk, action, model), 0.0) > self.clock()
+
+    def mark_wide(self, user: User, action: str, model: str) -> None:
+        """Remember for ``PATRON_AUTH_CACHE_SECONDS`` that the user reaches too many ``model`` rows to list by id.
+
+        Only that verdict is kept: it decides how a list query is written, never which rows it returns (both
+        ways filter by the same visibility), so a stale entry can cost speed but not correctness.
+        """
+        seconds = settings.PATRON_AUTH_CACHE_SECONDS
+        if seconds > 0:
+            if len(self._wide) >= 10_000:
+                self._wide = {}
+            self._wide[(user.pk, action, model)] = self.clock() + seconds
+
     def clear(self) -> None:
         """Forget every user's reach."""
         self._entries = {}
+        self._wide = {}
 
 
 reach_cache = ReachCache()

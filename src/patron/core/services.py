@@ -32,7 +32,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from patron.core.migration_ops import search_text_sql
 from patron.core.models import ApiToken, User, hash_token
 from patron.core.pagination import Page, keyset_page
-from patron.core.permissions import Action, visibility_q
+from patron.core.permissions import Action, reach_cache, visibility_q
 from patron.errors import Conflict, Forbidden, Invalid, NotFound, PatronError
 
 M = TypeVar("M", bound=models.Model)
@@ -225,8 +225,12 @@ class Records(Generic[M]):
         owned: Any = self.model
         for name in scope.split("__"):
             owned = owned._meta.get_field(name).related_model
+        if reach_cache.is_wide(user, action, owned._meta.label):
+            return qs
         ids = list(owned.objects.restrict(user, action).values_list("pk", flat=True)[: VISIBLE_IDS_CAP + 1])
         if len(ids) > VISIBLE_IDS_CAP:
+            # Such a user's every list would read the ids again only to fall back to the join.
+            reach_cache.mark_wide(user, action, owned._meta.label)
             return qs
         return self.model.objects.filter(**{f"{scope}_id__in": ids})  # type: ignore[attr-defined]
 
