@@ -266,3 +266,18 @@ def test_switching_language_sets_the_cookie(member):
 def test_model_choices_are_translated(language, expected):
     with translation.override(language):
         assert str(LifecycleStage.ACTIVE.label) == expected
+
+
+@pytest.mark.django_db
+def test_record_errors_speak_the_users_language(member):
+    from django.utils import translation
+
+    from patron.customers import services as customers
+    from patron.errors import NotFound
+
+    with translation.override("pl"), pytest.raises(NotFound) as missing:
+        customers.contacts.get(member, 987654)
+    assert missing.value.message == "Nie znaleziono: Kontakt 987654."
+    with translation.override("en"), pytest.raises(NotFound) as missing:
+        customers.contacts.get(member, 987654)
+    assert missing.value.message == "Contact 987654 not found."

@@ -26,6 +26,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.urls import URLPattern
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from ninja import FilterSchema, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -378,12 +379,14 @@ def iter_ndjson(request: HttpRequest, schema: type[Schema]) -> Iterator[tuple[in
         try:
             row = json.loads(line)
             if not isinstance(row, dict):
-                raise Invalid(f"Line {number}: each line must be one JSON object.", details=[{"row": number}])
+                raise Invalid(_("Line %(line)s: each line must be one JSON object.") % {"line": number},
+                              details=[{"row": number}])
             yield number, schema.model_validate(row).model_dump(exclude_unset=True)
         except json.JSONDecodeError as exc:
-            raise Invalid(f"Line {number}: not valid JSON ({exc.msg}).", details=[{"row": number}]) from None
+            raise Invalid(_("Line %(line)s: not valid JSON (%(reason)s).") % {"line": number, "reason": exc.msg},
+                          details=[{"row": number}]) from None
         except UnicodeDecodeError:
-            raise Invalid(f"Line {number}: not UTF-8 text.", details=[{"row": number}]) from None
+            raise Invalid(_("Line %(line)s: not UTF-8 text.") % {"line": number}, details=[{"row": number}]) from None
         except PydanticValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
@@ -439,7 +442,7 @@ def crud_routes(
     ) -> Any:
         """Return one page of the rows you may see; pass `next_cursor` back as `cursor` for the next one."""
         if not 1 <= limit <= max_limit:
-            raise Invalid(f"limit must be between 1 and {max_limit}.", field="limit")
+            raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": max_limit}, field="limit")
         found = records.list(
             current_user(request), filters=filter_expression(f), search=q, order=order, cursor=cursor, limit=limit
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from patron.errors import Invalid
 
@@ -35,7 +36,7 @@ def _decode(cursor: str, order: str, field: models.Field) -> tuple[Any, int]:
             raise ValueError("cursor was made for another ordering")
         return (None if value is None else field.to_python(value)), pk
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise Invalid("The cursor is not one this list handed out; start again without it.", field="cursor") from exc
+        raise Invalid(_("The cursor is not one this list handed out; start again without it."), field="cursor") from exc
 
 
 def keyset_page(qs: models.QuerySet, *, order: str = "-id", cursor: str | None = None, limit: int = 50) -> Page:

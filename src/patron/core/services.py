@@ -27,6 +27,9 @@ from django.db.models import ProtectedError, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from patron.core.migration_ops import search_text_sql
@@ -41,6 +44,12 @@ M = TypeVar("M", bound=models.Model)
 UPSERT_CHUNK = 1000
 #: Up to this many visible accounts, lists of their records filter by the accounts' ids (see Records.query).
 VISIBLE_IDS_CAP = 1000
+#: The verb of each action, in the active language when called.
+ACTION_WORDS = {
+    "view": lambda: pgettext("permission", "view"),
+    "change": lambda: pgettext("permission", "change"),
+    "delete": lambda: pgettext("permission", "delete"),
+}
 #: Words of a search that are matched (each must match one of the search fields).
 MAX_SEARCH_TERMS = 5
 #: Words shorter than this have no trigram, so no trigram index can find them (see Records.search).
@@ -209,6 +218,10 @@ class Records(Generic[M]):
         self.prefetch = tuple(prefetch)
         self.label = str(model._meta.verbose_name).capitalize()
 
+    def noun(self) -> str:
+        """Return the record's name in the active language, as a sentence's subject ("Contact")."""
+        return str(capfirst(self.model._meta.verbose_name))
+
     # Reading
 
     def query(self, user: User, action: Action = "view") -> models.QuerySet[M]:
@@ -241,12 +254,15 @@ class Records(Generic[M]):
                 return self.query(user, "view").select_related(*self.related).get(pk=pk)
             return self._get_for(user, pk, action)
         except (self.model.DoesNotExist, ValueError, TypeError, ValidationError):  # type: ignore[attr-defined]
-            raise NotFound(f"{self.label} {pk} not found.") from None
+            raise NotFound(_("%(record)s %(id)s not found.") % {"record": self.noun(), "id": pk}) from None
 
     def _get_for(self, user: User, pk: Any, action: Action) -> M:
         obj = self.query(user, "view").select_related(*self.related).get(pk=pk)
         if not self.query(user, action).filter(pk=obj.pk).exists():
-            raise Forbidden(f"You may see {self.label.lower()} {pk} but not {action} it.")
+            raise Forbidden(
+                _("You may see %(record)s %(id)s but not %(action)s it.")
+                % {"record": self.noun().lower(), "id": pk, "action": ACTION_WORDS[action]()}
+            )
         return obj
 
     def search(self, qs: models.QuerySet[M], text: str | None) -> models.QuerySet[M]:
@@ -425,7 +441,12 @@ class Records(Generic[M]):
             allowed = set(self.query(user, "change").filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
             for d in drafts:
                 if not d.created and d.obj.pk not in allowed:
-                    raise d.fail(Forbidden(f"You may see {self.label.lower()} {d.obj.pk} but not change it."))
+                    raise d.fail(
+                        Forbidden(
+                            _("You may see %(record)s %(id)s but not %(action)s it.")
+                            % {"record": self.noun().lower(), "id": d.obj.pk, "action": ACTION_WORDS["change"]()}
+                        )
+                    )
         scope = getattr(self.model, "scope", "shared")
         if scope in ("shared", "owned"):
             return
@@ -715,7 +736,7 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     """Create an API token for ``user``; return it with the raw secret, which is shown only now."""
     name = (name or "").strip()
     if not name:
-        raise Invalid("Give the token a name, so you can tell your tokens apart.", field="name")
+        raise Invalid(_("Give the token a name, so you can tell your tokens apart."), field="name")
     raw = ApiToken.generate()
     token = ApiToken.objects.create(user=user, name=name[:100], prefix=raw[:8], digest=hash_token(raw))
     return token, raw
@@ -730,7 +751,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens."""
     token = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).first()
     if token is None:
-        raise NotFound(f"API token {token_id} not found.")
+        raise NotFound(_("API token %(id)s not found.") % {"id": token_id})
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     return token

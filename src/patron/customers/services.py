@@ -471,7 +471,7 @@ def erase_contact(user: User, contact_id: int) -> Contact:
 
     contact = contacts.get(user, contact_id, "change")
     if not can_erase(user):
-        raise Forbidden("Only managers and admins may erase a contact.")
+        raise Forbidden(_("Only managers and admins may erase a contact."))
     if contact.erased_at:
         return contact
     anonymous = {
