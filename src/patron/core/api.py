@@ -37,6 +37,7 @@ from pydantic.fields import FieldInfo
 
 from patron.core import schemas
 from patron.core.models import ApiToken, User, hash_token
+from patron.core.permissions import Expiring
 from patron.core.services import Records, create_token, export_rows, revoke_token, tokens_of, user_for_token
 from patron.errors import Invalid, PatronError
 
@@ -51,43 +52,34 @@ class TokenUsers:
     every other process forgets them within ``PATRON_AUTH_CACHE_SECONDS`` (0 turns the cache off).
     """
 
-    #: Entries kept at most; past this many the cache starts again empty.
-    max_entries = 10_000
-
     def __init__(self) -> None:
         self.clock = time.monotonic
         self.fields = [f.attname for f in User._meta.concrete_fields]
-        self._entries: dict[str, tuple[float, int, tuple[Any, ...]]] = {}
+        # (user id, the user's field values) by token digest; through a lambda, so moving this clock moves its.
+        self._users: Expiring[tuple[int, tuple[Any, ...]]] = Expiring(lambda: self.clock())
 
     def get(self, digest: str) -> User | None:
         """Return a fresh copy of the user of the token with ``digest``, if this process knows it and still trusts it."""
-        entry = self._entries.get(digest)
-        if entry is None or entry[0] <= self.clock():
-            return None
-        return User.from_db("default", self.fields, entry[2])
+        found = self._users.get(digest)
+        return None if found is None else User.from_db("default", self.fields, found[1])
 
     def put(self, digest: str, user: User) -> None:
         """Remember that the token with ``digest`` belongs to ``user``, for the next few seconds."""
-        seconds = settings.PATRON_AUTH_CACHE_SECONDS
-        if seconds <= 0:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries = {}
-        values = tuple(getattr(user, name) for name in self.fields)
-        self._entries[digest] = (self.clock() + seconds, user.pk, values)
+        self._users.put(digest, (user.pk, tuple(getattr(user, name) for name in self.fields)))
 
     def forget(self, *, digest: str | None = None, user_id: int | None = None) -> None:
         """Forget one token (by digest) or every token of one user."""
+        entries = self._users.entries
         if digest is not None:
-            self._entries.pop(digest, None)
+            entries.pop(digest, None)
         if user_id is not None:
-            for key, entry in list(self._entries.items()):
-                if entry[1] == user_id:
-                    self._entries.pop(key, None)
+            for key, (_expiry, (owner, _values)) in list(entries.items()):
+                if owner == user_id:
+                    entries.pop(key, None)
 
     def clear(self) -> None:
         """Forget every token."""
-        self._entries = {}
+        self._users.clear()
 
 
 token_users = TokenUsers()

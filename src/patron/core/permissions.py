@@ -9,7 +9,8 @@ changed by managers and admins). What a user may not see is filtered out of the 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, Literal, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -22,6 +23,37 @@ from patron.core.models import Role, Team, User
 Action = Literal["view", "change", "delete"]
 
 Reach = tuple[list[int], list[int]]
+V = TypeVar("V")
+
+
+class Expiring(Generic[V]):
+    """Values kept for ``PATRON_AUTH_CACHE_SECONDS`` (0: not at all) in this process, at most ``max_entries``.
+
+    What a server process remembers about users between requests; past the limit it starts again empty.
+    """
+
+    max_entries = 10_000
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.entries: dict[Hashable, tuple[float, V]] = {}
+
+    def get(self, key: Hashable) -> V | None:
+        """Return the value kept for ``key`` while it is still trusted, else None."""
+        entry = self.entries.get(key)
+        return entry[1] if entry is not None and entry[0] > self.clock() else None
+
+    def put(self, key: Hashable, value: V) -> None:
+        """Keep ``value`` for ``key`` for the next few seconds."""
+        seconds = settings.PATRON_AUTH_CACHE_SECONDS
+        if seconds > 0:
+            if len(self.entries) >= self.max_entries:
+                self.entries = {}
+            self.entries[key] = (self.clock() + seconds, value)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.entries = {}
 
 
 class ReachCache:
@@ -35,25 +67,21 @@ class ReachCache:
 
     def __init__(self) -> None:
         self.clock = time.monotonic
-        self._entries: dict[tuple[int, str], tuple[float, Reach]] = {}
-        self._wide: dict[tuple[int, str, str], float] = {}
+        # Through a lambda, so that moving this object's clock (tests do) moves theirs.
+        self._reaches: Expiring[Reach] = Expiring(lambda: self.clock())
+        self._wide: Expiring[bool] = Expiring(lambda: self.clock())
 
     def get(self, user: User) -> Reach | None:
         """Return the user's reach if this process still trusts what it read."""
-        entry = self._entries.get((user.pk, user.role))
-        return entry[1] if entry is not None and entry[0] > self.clock() else None
+        return self._reaches.get((user.pk, user.role))
 
     def put(self, user: User, reach: Reach) -> None:
         """Remember the user's reach for ``PATRON_AUTH_CACHE_SECONDS``."""
-        seconds = settings.PATRON_AUTH_CACHE_SECONDS
-        if seconds > 0:
-            if len(self._entries) >= 10_000:
-                self._entries = {}
-            self._entries[(user.pk, user.role)] = (self.clock() + seconds, reach)
+        self._reaches.put((user.pk, user.role), reach)
 
     def is_wide(self, user: User, action: str, model: str) -> bool:
         """Tell whether the user was lately found to reach more ``model`` rows than a list filters by id."""
-        return self._wide.get((user.pk, action, model), 0.0) > self.clock()
+        return bool(self._wide.get((user.pk, action, model)))
 
     def mark_wide(self, user: User, action: str, model: str) -> None:
         """Remember for ``PATRON_AUTH_CACHE_SECONDS`` that the user reaches too many ``model`` rows to list by id.
@@ -61,16 +89,12 @@ class ReachCache:
         Only that verdict is kept: it decides how a list query is written, never which rows it returns (both
         ways filter by the same visibility), so a stale entry can cost speed but not correctness.
         """
-        seconds = settings.PATRON_AUTH_CACHE_SECONDS
-        if seconds > 0:
-            if len(self._wide) >= 10_000:
-                self._wide = {}
-            self._wide[(user.pk, action, model)] = self.clock() + seconds
+        self._wide.put((user.pk, action, model), True)
 
     def clear(self) -> None:
         """Forget every user's reach."""
-        self._entries = {}
-        self._wide = {}
+        self._reaches.clear()
+        self._wide.clear()
 
 
 reach_cache = ReachCache()

@@ -222,6 +222,13 @@ class Records(Generic[M]):
         """Return the record's name in the active language, as a sentence's subject ("Contact")."""
         return str(capfirst(self.model._meta.verbose_name))
 
+    def seen_not_allowed(self, pk: Any, action: Action) -> Forbidden:
+        """Return the 403 for a record the user sees but may not ``action``, in the active language."""
+        return Forbidden(
+            _("You may see %(record)s %(id)s but not %(action)s it.")
+            % {"record": self.noun().lower(), "id": pk, "action": ACTION_WORDS[action]()}
+        )
+
     # Reading
 
     def query(self, user: User, action: Action = "view") -> models.QuerySet[M]:
@@ -259,10 +266,7 @@ class Records(Generic[M]):
     def _get_for(self, user: User, pk: Any, action: Action) -> M:
         obj = self.query(user, "view").select_related(*self.related).get(pk=pk)
         if not self.query(user, action).filter(pk=obj.pk).exists():
-            raise Forbidden(
-                _("You may see %(record)s %(id)s but not %(action)s it.")
-                % {"record": self.noun().lower(), "id": pk, "action": ACTION_WORDS[action]()}
-            )
+            raise self.seen_not_allowed(pk, action)
         return obj
 
     def search(self, qs: models.QuerySet[M], text: str | None) -> models.QuerySet[M]:
@@ -277,19 +281,21 @@ class Records(Generic[M]):
         if not terms or not self.search_fields:
             return qs
         connection = connections[qs.db]
+        combined = ""
+        if self.combined_search and connection.vendor == "postgresql":
+            # The same test as icontains on each field, spelled as the combined index's expression.
+            fields = [cast(models.Field, self.model._meta.get_field(name)) for name in self.search_fields]
+            columns = [f.column or f.name for f in fields]
+            combined = f"{search_text_sql(columns, self.model._meta.db_table)} LIKE UPPER(%s)"
         every = Q()
         for term in terms:
             one = Q()
             if len(term) < TRIGRAM and self.prefix_fields:
                 for name in self.prefix_fields:
                     one |= Q(**{f"{name}__istartswith": term})
-            elif self.combined_search and connection.vendor == "postgresql":
-                # The same test as icontains on each field, spelled as the combined index's expression.
-                fields = [cast(models.Field, self.model._meta.get_field(name)) for name in self.search_fields]
-                columns = [f.column or f.name for f in fields]
-                sql = f"{search_text_sql(columns, self.model._meta.db_table)} LIKE UPPER(%s)"
+            elif combined:
                 pattern = f"%{connection.ops.prep_for_like_query(term)}%"
-                one = Q(RawSQL(sql, [pattern], output_field=models.BooleanField()))
+                one = Q(RawSQL(combined, [pattern], output_field=models.BooleanField()))
             else:
                 for name in self.search_fields:
                     one |= Q(**{f"{name}__icontains": term})
@@ -441,12 +447,7 @@ class Records(Generic[M]):
             allowed = set(self.query(user, "change").filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
             for d in drafts:
                 if not d.created and d.obj.pk not in allowed:
-                    raise d.fail(
-                        Forbidden(
-                            _("You may see %(record)s %(id)s but not %(action)s it.")
-                            % {"record": self.noun().lower(), "id": d.obj.pk, "action": ACTION_WORDS["change"]()}
-                        )
-                    )
+                    raise d.fail(self.seen_not_allowed(d.obj.pk, "change"))
         scope = getattr(self.model, "scope", "shared")
         if scope in ("shared", "owned"):
             return
