@@ -254,13 +254,12 @@ def ranks_from(values: np.ndarray, bounds: npt.ArrayLike) -> np.ndarray:
     key = -np.nan_to_num(values, nan=-np.inf)
     count = len(key)
     passed = np.zeros(count, dtype=np.int64)
-    inner = sorted({int(b) for b in np.asarray(bounds) if 0 < b < count})
-    partitioned = np.partition(key, [b - 1 for b in inner]) if inner else key
+    cuts = kth_smallest(key, [int(b) - 1 for b in np.asarray(bounds) if 0 < b < count])
     for bound in np.asarray(bounds, dtype=np.int64):
         if bound <= 0:
             passed += 1
         elif bound < count:
-            cut = partitioned[bound - 1]
+            cut = cuts[int(bound) - 1]
             passed += key > cut
             # Of the rows tied at the cut, the first ones (in row order) still rank above the bound.
             tied = np.flatnonzero(key == cut)
