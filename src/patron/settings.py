@@ -115,6 +115,8 @@ LANGUAGES = [
     ("zh-hans", "简体中文"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Completes Django's locale formats where they fall back to US English (Bulgarian date-times and inputs).
+FORMAT_MODULE_PATH = ["patron.formats"]
 TIME_ZONE = os.environ.get("PATRON_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

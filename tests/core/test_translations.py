@@ -281,3 +281,26 @@ def test_record_errors_speak_the_users_language(member):
     with translation.override("en"), pytest.raises(NotFound) as missing:
         customers.contacts.get(member, 987654)
     assert missing.value.message == "Contact 987654 not found."
+
+
+@pytest.mark.parametrize("language", ["pl", "bg", "ru", "zh-hans"])
+def test_no_language_falls_back_to_us_date_formats(language):
+    from django.utils.formats import get_format
+
+    with translation.override(language):
+        assert get_format("SHORT_DATETIME_FORMAT") != "m/d/Y P"
+        assert get_format("DATETIME_FORMAT") != "N j, Y, P"
+        assert get_format("FIRST_DAY_OF_WEEK") == 1
+
+
+def test_bulgarian_dates_read_and_print_day_first():
+    import datetime as dt
+
+    from django import forms
+    from django.utils.formats import date_format
+
+    moment = dt.datetime(2026, 11, 23, 14, 55)
+    with translation.override("bg"):
+        assert date_format(moment, "SHORT_DATETIME_FORMAT") == "23.11.2026 14:55"
+        assert forms.DateField().clean("23.11.2026") == dt.date(2026, 11, 23)
+        assert forms.DateTimeField().clean("23.11.2026 14:55").replace(tzinfo=None) == moment
