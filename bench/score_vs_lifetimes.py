@@ -4,6 +4,9 @@ In one run, each in its own subprocess so that each peak memory is its own:
 
 * floor: bare DuckDB, read the file and GROUP BY customer (count, first and last date, total amount),
   fetched as Arrow; no scoring can be faster than reading and grouping the file once;
+* the engine's share: Patron's summary (lifetimes' weekly periods, revenue windows) hand-written as one
+  DuckDB query, with no checks, Ibis or models (informative: it separates the engine's work from
+  Patron's own; the goal is stated against the floor above);
 * Patron: ``patron.analytics.scoring.score`` (summary, BG/NBD, Gamma-Gamma, CLV, P(alive), ABC, RFM,
   lifecycle) in ``.venv``, with lifetimes' conventions so the numbers can be compared:
   ``integer_periods=True`` (freq="W" calendar weeks) and ``clv_convention="lifetimes"`` with a 12-month
@@ -60,11 +63,13 @@ def measure(file: Path, observation_end: str, *, repeat: int, lifetimes: bool) -
     warm_page_cache(file)
     patron_args = ("patron", str(file), "--observation-end", observation_end, "--lifetimes-compatible")
     floors: list[Measured] = []
+    summaries: list[Measured] = []
     patrons: list[Measured] = []
     baselines: list[Measured] = []
     # Interleaved rounds, so a burst of load from elsewhere on the machine hits all three alike.
     for _ in range(repeat):
         floors.append(run_measured(worker_command("floor", str(file))))
+        summaries.append(run_measured(worker_command("summary", str(file), "--observation-end", observation_end)))
         patrons.append(run_measured(worker_command(*patron_args)))
         if lifetimes:
             baseline = run_measured([str(LIFETIMES_PYTHON), str(LIFETIMES_BASELINE), str(file), observation_end])
@@ -73,6 +78,7 @@ def measure(file: Path, observation_end: str, *, repeat: int, lifetimes: bool) -
             baselines.append(baseline)
     return {
         "floor": best_of(floors),
+        "summary": best_of(summaries),
         "patron": best_of(patrons),
         "lifetimes": best_of(baselines) if baselines else None,
         "rounds": repeat,
@@ -84,7 +90,7 @@ def report(file: Path, observation_end: str, measured: dict[str, Any], machine: 
     floor: Measured = measured["floor"]
     patron: Measured = measured["patron"]
     baseline: Measured | None = measured["lifetimes"]
-    for name, run in (("floor", floor), ("patron", patron), ("lifetimes", baseline)):
+    for name, run in (("floor", floor), ("summary", measured["summary"]), ("patron", patron), ("lifetimes", baseline)):
         if run is not None and not run.ok:
             print(f"{name} failed (exit {run.returncode}): {' '.join(run.command)}\n{run.stdout[-2000:]}")
     customers = patron.result.get("customers") or floor.result.get("customers")
@@ -95,7 +101,12 @@ def report(file: Path, observation_end: str, measured: dict[str, Any], machine: 
     )
     print(f"best of {measured['rounds']} interleaved round(s); load average after the run {load_average()}")
     print(f"{'stage':<34}{'in-process s':>14}{'wall s':>10}{'peak MiB':>10}")
-    rows = [("floor: DuckDB read + GROUP BY", floor), ("Patron score()", patron)]
+    summary_sql: Measured = measured["summary"]
+    rows = [
+        ("floor: DuckDB read + GROUP BY", floor),
+        ("the summary as bare DuckDB SQL", summary_sql),
+        ("Patron score()", patron),
+    ]
     if baseline is not None:
         rows.append(("lifetimes 0.11.3 + pandas", baseline))
     for label, run in rows:
@@ -132,9 +143,15 @@ def report(file: Path, observation_end: str, measured: dict[str, Any], machine: 
             "options": patron.result.get("options"),
         },
     }
+    summary_seconds = summary_sql.result.get("seconds") or float("nan")
+    summary["summary_sql"] = {"seconds": summary_seconds, "wall": summary_sql.seconds, "peak_mb": summary_sql.peak_mb}
     goals: list[tuple[str, bool | None, str]] = []
     floor_ratio = patron_seconds / floor_seconds
     print(f"Patron / floor: {ratio(patron_seconds, floor_seconds)} (wall {ratio(patron.seconds, floor.seconds)})")
+    print(
+        f"Patron / the summary as bare DuckDB SQL: {ratio(patron_seconds, summary_seconds)} "
+        f"(wall {ratio(patron.seconds, summary_sql.seconds)}); that SQL / floor: {ratio(summary_seconds, floor_seconds)}"
+    )
     goals.append(
         ("Patron within 1.5x of the bare DuckDB aggregation", floor_ratio <= GOAL_FLOOR_RATIO, f"{floor_ratio:.2f}x")
     )
