@@ -38,7 +38,7 @@ from pydantic.fields import FieldInfo
 from patron.core import schemas
 from patron.core.models import ApiToken, User, hash_token
 from patron.core.permissions import Expiring
-from patron.core.services import Records, create_token, export_rows, revoke_token, tokens_of, user_for_token
+from patron.core.services import Records, RowReader, create_token, export_rows, revoke_token, tokens_of, user_for_token
 from patron.errors import Invalid, PatronError
 
 
@@ -303,9 +303,12 @@ class JsonWriter:
 
     def __init__(self, out: type[Schema]):
         fields: dict[str, Any] = {}
+        #: The attribute path each field is read from (``account.name``).
+        self.paths: list[str] = []
         for name, info in out.model_fields.items():
             leaves = _leaf_types(info.annotation) or []
             path = info.alias or name
+            self.paths.append(path)
             copied = FieldInfo.merge_field_infos(
                 info,
                 alias=None,
@@ -348,6 +351,16 @@ def json_writer(out: type[Schema]) -> JsonWriter | None:
     return JsonWriter(out)
 
 
+def row_reader(records: Records, writer: JsonWriter | None) -> RowReader | None:
+    """Return what reads a list's rows with just the fields ``writer`` writes, or None to read whole records."""
+    if writer is None:
+        return None
+    try:
+        return RowReader(records.model, writer.paths)
+    except ValueError:
+        return None
+
+
 def filter_expression(filters: Schema) -> Q | dict[str, Any]:
     """Return the lookups a list's filters stand for; a filter left empty (``?country=``) filters nothing."""
     if isinstance(filters, FilterSchema):
@@ -371,12 +384,15 @@ def iter_ndjson(request: HttpRequest, schema: type[Schema]) -> Iterator[tuple[in
         try:
             row = json.loads(line)
             if not isinstance(row, dict):
-                raise Invalid(_("Line %(line)s: each line must be one JSON object.") % {"line": number},
-                              details=[{"row": number}])
+                raise Invalid(
+                    _("Line %(line)s: each line must be one JSON object.") % {"line": number}, details=[{"row": number}]
+                )
             yield number, schema.model_validate(row).model_dump(exclude_unset=True)
         except json.JSONDecodeError as exc:
-            raise Invalid(_("Line %(line)s: not valid JSON (%(reason)s).") % {"line": number, "reason": exc.msg},
-                          details=[{"row": number}]) from None
+            raise Invalid(
+                _("Line %(line)s: not valid JSON (%(reason)s).") % {"line": number, "reason": exc.msg},
+                details=[{"row": number}],
+            ) from None
         except UnicodeDecodeError:
             raise Invalid(_("Line %(line)s: not UTF-8 text.") % {"line": number}, details=[{"row": number}]) from None
         except PydanticValidationError as exc:
@@ -409,6 +425,7 @@ def crud_routes(
     page = page_schema(out)
     one = detail or out
     list_writer, one_writer = json_writer(out), json_writer(one)
+    reader = row_reader(records, list_writer)
     create = on_create or records.create
     update = on_update or records.update
     max_limit = settings.PATRON_MAX_PAGE_SIZE
@@ -436,7 +453,13 @@ def crud_routes(
         if not 1 <= limit <= max_limit:
             raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": max_limit}, field="limit")
         found = records.list(
-            current_user(request), filters=filter_expression(f), search=q, order=order, cursor=cursor, limit=limit
+            current_user(request),
+            filters=filter_expression(f),
+            search=q,
+            order=order,
+            cursor=cursor,
+            limit=limit,
+            reader=reader,
         )
         if list_writer:
             return list_writer.response(found, page=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,18 @@ def _decode(cursor: str, order: str, field: models.Field) -> tuple[Any, int]:
         raise Invalid(_("The cursor is not one this list handed out; start again without it."), field="cursor") from exc
 
 
-def keyset_page(qs: models.QuerySet, *, order: str = "-id", cursor: str | None = None, limit: int = 50) -> Page:
-    """Return the page of ``qs`` after ``cursor``, sorted by ``order`` (a field name, ``-`` for descending)."""
+def keyset_page(
+    qs: models.QuerySet,
+    *,
+    order: str = "-id",
+    cursor: str | None = None,
+    limit: int = 50,
+    read: Callable[[models.QuerySet], list[Any]] = list,
+) -> Page:
+    """Return the page of ``qs`` after ``cursor``, sorted by ``order`` (a field name, ``-`` for descending).
+
+    ``read`` turns the sliced query into the page's rows (default: model instances, as the query makes them).
+    """
     descending = order.startswith("-")
     name = order.lstrip("-")
     field = qs.model._meta.get_field("id" if name == "pk" else name)
@@ -54,7 +65,7 @@ def keyset_page(qs: models.QuerySet, *, order: str = "-id", cursor: str | None =
             qs = qs.filter(Q(**{f"{name}__{direction}": value}) | Q(**{name: value, f"id__{direction}": pk}))
     prefix = "-" if descending else ""
     ordering = [f"{prefix}{name}", f"{prefix}id"] if name != "id" else [f"{prefix}id"]
-    rows = list(qs.order_by(*ordering)[: limit + 1])
+    rows = read(qs.order_by(*ordering)[: limit + 1])
     if len(rows) <= limit:
         return Page(rows, None)
     rows = rows[:limit]

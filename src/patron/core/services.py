@@ -21,11 +21,13 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any, Generic, TypeVar, cast
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, connections, models, transaction
 from django.db.models import ProtectedError, Q
+from django.db.models.base import ModelState
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -186,6 +188,115 @@ def foreign_keys(model: type[models.Model]) -> list[models.ForeignKey]:
     return [f for f in model._meta.concrete_fields if isinstance(f, models.ForeignKey)]
 
 
+@dataclass(frozen=True)
+class IdArray:
+    """Ids passed to the database as one array (see AnyOf); a list would be taken apart item by item."""
+
+    ids: tuple[Any, ...] | builtins.list[Any]
+
+
+@models.ForeignKey.register_lookup
+class AnyOf(models.Lookup):
+    """``<key>__patron_any=IdArray(ids)`` on PostgreSQL: ``key = ANY(%s)``, the ids sent as one array.
+
+    The same test as ``__in``, which PostgreSQL rewrites to this, but ``__in`` prepares each of up to a thousand
+    ids through the field and the driver splices them into the statement one by one: for a member's list (a few
+    hundred visible accounts) that was a third of the request's CPU.
+    """
+
+    lookup_name = "patron_any"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        """Keep the ids as given (they are already the key's values)."""
+        return self.rhs
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        """Return ``key = ANY(%s::<type>[])`` with the ids as one parameter."""
+        lhs, params = self.process_lhs(compiler, connection)
+        db_type = self.lhs.output_field.db_type(connection)
+        return f"{lhs} = ANY(%s::{db_type}[])", (*params, builtins.list(self.rhs.ids))
+
+
+class RowReader:
+    """Reads a list's rows as model instances holding just what an answer shows, without ``Model.__init__``.
+
+    A list answer reads a record's own fields and a few of its references' (``account.name``). Through
+    ``select_related`` Django builds every referenced row whole, field by field with signals, and parses its
+    timestamps: for a page of 50 contacts, 100 instances and 200 timestamps, a fifth of the request's CPU. This
+    reads the record's own columns (so its properties, such as a contact's ``name``, work) and, of each reference,
+    only the column the answer names (all of them when it names a property), and fills the instances' attributes
+    directly, as ``Model.from_db`` would. Anything else asked of such an instance is loaded from the database on
+    first use, as Django does for deferred fields, so it answers the same, only slower.
+    """
+
+    def __init__(self, model: type[models.Model], paths: Iterable[str]):
+        self.model = model
+        self.attnames = [f.attname for f in model._meta.concrete_fields]
+        #: Per reference: its name, its model, the attribute holding its key here, and the attributes read of it.
+        self.joins: builtins.list[tuple[str, type[models.Model], str, builtins.list[str]]] = []
+        wanted: dict[str, builtins.list[str]] = {}
+        for path in paths:
+            head, _, rest = path.partition(".")
+            if rest:
+                wanted.setdefault(head, []).append(rest)
+        for head, rests in wanted.items():
+            relation = model._meta.get_field(head)
+            related = relation.related_model
+            if not (relation.many_to_one and relation.concrete) or related is None or related == "self":
+                raise ValueError(f"{model.__name__}.{head} is not a reference a list can read")
+            related_model = cast(type[models.Model], related)
+            names = [related_model._meta.pk.attname]
+            for rest in rests:
+                try:
+                    found = related_model._meta.get_field(rest)
+                except FieldDoesNotExist:
+                    found = None
+                if "." in rest:
+                    raise ValueError(f"{model.__name__}: {head}.{rest} reaches too far for a list")
+                if found is None or not found.concrete:
+                    names = [f.attname for f in related_model._meta.concrete_fields]
+                    break
+                names.append(cast(models.Field, found).attname)
+            attname = cast(models.Field, relation).attname
+            self.joins.append((head, related_model, attname, builtins.list(dict.fromkeys(names))))
+        self.columns = [*self.attnames, *(f"{head}__{name}" for head, _m, _a, names in self.joins for name in names)]
+        models_read = [model, *(m for _h, m, _a, _n in self.joins)]
+        #: Models with init signals (none of Patron's) are built by Django, so their receivers see every instance.
+        self.plain = not any(pre_init.has_listeners(m) or post_init.has_listeners(m) for m in models_read)
+
+    def read(self, qs: models.QuerySet[M]) -> builtins.list[M]:
+        """Return the rows of ``qs`` (sliced and ordered by the caller), read as the class describes."""
+        if not self.plain:
+            return builtins.list(qs.select_related(*(head for head, _m, _a, _n in self.joins)))
+        db = qs.db
+        width = len(self.attnames)
+        rows: builtins.list[Any] = []
+        for values in qs.values_list(*self.columns):
+            obj = _instance(self.model, self.attnames, values[:width], db)
+            start = width
+            for head, related, attname, names in self.joins:
+                end = start + len(names)
+                key = obj.__dict__[attname]
+                obj._state.fields_cache[head] = (
+                    None if key is None else _instance(related, names, values[start:end], db)
+                )
+                start = end
+            rows.append(obj)
+        return rows
+
+
+def _instance(model: type[M], attnames: Sequence[str], values: Sequence[Any], db: str) -> M:
+    """Return a stored row of ``model`` with ``attnames`` set, as ``Model.from_db`` makes it (minus its signals)."""
+    obj = model.__new__(model)
+    state = ModelState()
+    state.adding = False
+    state.db = db
+    obj.__dict__.update(zip(attnames, values, strict=True))
+    obj._state = state
+    return obj
+
+
 class Records(Generic[M]):
     """Permission-checked, audited create/read/update/delete/upsert for one model.
 
@@ -252,6 +363,8 @@ class Records(Generic[M]):
             # Such a user's every list would read the ids again only to fall back to the join.
             reach_cache.mark_wide(user, action, owned._meta.label)
             return qs
+        if connections[qs.db].vendor == "postgresql":
+            return self.model.objects.filter(**{f"{scope}_id__{AnyOf.lookup_name}": IdArray(ids)})  # type: ignore[attr-defined]
         return self.model.objects.filter(**{f"{scope}_id__in": ids})  # type: ignore[attr-defined]
 
     def get(self, user: User, pk: Any, action: Action = "view") -> M:
@@ -311,12 +424,17 @@ class Records(Generic[M]):
         order: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        reader: RowReader | None = None,
     ) -> Page:
-        """Return one keyset page of visible rows, filtered, searched and sorted."""
+        """Return one keyset page of visible rows, filtered, searched and sorted.
+
+        ``reader`` (for this model, without prefetched data) reads just the fields an answer shows.
+        """
         qs = self.filtered(user, filters=filters, search=search)
         if self.prefetch:
             qs = qs.prefetch_related(*self.prefetch)
-        return keyset_page(qs, order=self.check_order(order), cursor=cursor, limit=limit)
+        read = reader.read if reader is not None and not self.prefetch else builtins.list
+        return keyset_page(qs, order=self.check_order(order), cursor=cursor, limit=limit, read=read)
 
     def filtered(
         self, user: User, *, filters: Mapping[str, Any] | Q | None = None, search: str | None = None
