@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import tracemalloc
 
 import pytest
 from django.db import transaction
+from django.utils import translation
 
 from patron.customers.models import Contact
 from patron.dataio import services
-from patron.dataio.services import SeenKeys
+from patron.dataio.services import SeenKeys, value_set_sql
+from patron.errors import Invalid
+from tests.dataio.conftest import run_import
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +59,35 @@ def test_seen_keys_find_repeats_across_many_batches():
     assert len(seen.runs) < 8  # merged as they grow, so a lookup searches only a few sorted runs
     again = seen.add(["K-5", "new", "K-3999", "new"], [9001, 9002, 9003, 9004])
     assert again == [7, None, 4001, 9002]
+
+
+def test_an_import_leaves_the_garbage_collector_as_it_found_it(admin_user):
+    AccountFactory(external_id="ACC-1", owner=admin_user)
+    before = gc.get_threshold()
+    assert not isinstance(
+        run_import(admin_user, "contacts", "external_id,account,email\nC-1,ACC-1,a@example.com\n"), Exception
+    )
+    failed = run_import(admin_user, "contacts", "external_id,account,email\nC-2,ACC-9,b@example.com\n")
+    assert isinstance(failed, Invalid)
+    assert gc.get_threshold() == before
+
+
+def test_cells_read_in_the_reading_thread_are_reported_in_the_callers_language(admin_user):
+    AccountFactory(external_id="ACC-1", owner=admin_user)
+    with translation.override("pl"):
+        result = run_import(admin_user, "contacts", "external_id,account,email\nC-1,ACC-1,\nC-2,,c@example.com\n")
+        expected = translation.gettext("This cell is empty; it is required.")
+    assert isinstance(result, Invalid)
+    assert [(e["row"], e["column"], e["message"]) for e in result.details] == [(3, "account", expected)]
+
+
+def test_keys_holding_the_separator_of_key_sets_are_still_matched(admin_user):
+    AccountFactory(external_id="ACC-1", owner=admin_user)
+    key = "C-\x1f-1"
+    assert value_set_sql([key, "C-2"], "varchar")[1] == [key, "C-2"]  # sent as an array instead
+    assert value_set_sql(["C-1", "C-2"], "varchar")[1] == "C-1\x1fC-2"
+    content = f"external_id,account,first_name\n{key},ACC-1,Anna\n"
+    assert run_import(admin_user, "contacts", content).created == 1
+    again = run_import(admin_user, "contacts", content.replace("Anna", "Ania"))
+    assert (again.created, again.updated) == (0, 1)
+    assert Contact.objects.get(external_id=key).first_name == "Ania"
