@@ -136,6 +136,32 @@ def test_revenue_windows_arpu_and_trend(write_csv):
     assert rows["a"]["product_groups"] is None  # no product column named
 
 
+@pytest.mark.parametrize("time_unit", ["day", "week", "month"])
+def test_revenue_windows_count_exact_dates_with_integer_periods_too(write_csv, time_unit):
+    # The cutoffs before 2023-12-31 are 2023-09-30 (3 months), 2023-06-30 (6) and 2022-12-31 (12). Each falls
+    # inside a week and a month that also holds purchases on both sides of it: only those after it count.
+    path = write_csv(
+        "customer,date,amount\n"
+        "a,2023-09-29,1\n"
+        "a,2023-09-30,2\n"  # on the cutoff: outside the 3-month window
+        "a,2023-10-01,4\n"
+        "a,2023-06-27,8\n"
+        "a,2023-07-01,16\n"
+        "a,2022-12-30,32\n"
+        "a,2023-01-01,64\n"
+        "b,2023-12-31,128\n"
+    )
+    transactions = read_transactions(path, customer_col="customer")
+    exact = summarize(transactions, observation_end="2023-12-31", time_unit=time_unit).to_pylist()
+    periods = summarize(transactions, observation_end="2023-12-31", time_unit=time_unit, integer_periods=True)
+    windows = ("arpu_3m", "arpu_12m", "revenue_last_6m", "revenue_prev_6m")
+    assert [{k: row[k] for k in windows} for row in periods.to_pylist()] == [{k: row[k] for k in windows} for row in exact]
+    a = periods.to_pylist()[0]
+    assert a["arpu_3m"] * 3 == pytest.approx(4)
+    assert a["revenue_last_6m"] == pytest.approx(1 + 2 + 4 + 16)
+    assert a["arpu_12m"] * 12 == pytest.approx(1 + 2 + 4 + 8 + 16 + 64)
+
+
 def test_months_before_clamps_to_the_end_of_shorter_months():
     assert months_before(dt.date(2024, 5, 31), 3) == dt.date(2024, 2, 29)
     assert months_before(dt.date(2024, 1, 15), 12) == dt.date(2023, 1, 15)
