@@ -1,8 +1,10 @@
 """Importing files of records (CSV or XLSX) into any kind Patron keeps: the only place imports write.
 
 One pipeline serves every kind. The file streams in chunks of rows; each chunk is converted cell by cell
-(types, lengths, choices and ranges come from the model's fields), checked for keys repeated within the file,
-its references resolved with one query per reference column, and its rows matched to stored records by key.
+(types, lengths, choices and ranges come from the model's fields) and checked for keys repeated within the file
+in a reading thread (:class:`Prefetcher`) while the import's thread handles the chunk before; then its
+references are resolved with one query per reference column (references found before are remembered), and its
+rows matched to stored records by key.
 New and changed rows then go through the kind's own ``Records`` like any other write (``prepare`` for derived
 fields and domain rules, visibility through ``restrict(user, action)``, ``write_related`` for what hangs off
 them, such as a deal's stage history) and are written with their audit history: ``bulk_create_with_history`` /
