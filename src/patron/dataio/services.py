@@ -688,11 +688,13 @@ class Prefetcher:
 
     Reading, converting cells and spotting keys repeated within the file need no database; in their own thread
     they run while the import's thread waits on the database (which releases the GIL), rather than between its
-    queries. At most ``depth`` chunks wait, so memory stays flat whatever the file's size.
+    queries. The thread starts a chunk only once the import's thread has taken the one before, so at most two
+    chunks are held at a time and memory stays flat whatever the file's size.
     """
 
-    def __init__(self, produce: Callable[[], Iterator[Chunk]], depth: int = 1):
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    def __init__(self, produce: Callable[[], Iterator[Chunk]]):
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._room = threading.Semaphore(1)
         self._stop = threading.Event()
         # The reading thread reports row errors in the language of the request or command that started it.
         self._thread = threading.Thread(
@@ -703,27 +705,28 @@ class Prefetcher:
     def _run(self, produce: Callable[[], Iterator[Chunk]], language: str | None) -> None:
         try:
             with translation.override(language):
-                for chunk in produce():
-                    if not self._put(chunk):
-                        return
+                chunks = produce()
+                while self._wait_for_room():
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        break
+                    self._queue.put(chunk)
         except BaseException as exc:  # handed to the import's thread, which raises it
-            self._put(exc)
+            self._queue.put(exc)
             return
-        self._put(_END)
+        self._queue.put(_END)
 
-    def _put(self, item: Any) -> bool:
+    def _wait_for_room(self) -> bool:
         while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
+            if self._room.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def __iter__(self) -> Iterator[Chunk]:
         while (item := self._queue.get()) is not _END:
             if isinstance(item, BaseException):
                 raise item
+            self._room.release()
             yield item
 
     def close(self) -> None:
