@@ -304,3 +304,17 @@ def test_bulgarian_dates_read_and_print_day_first():
         assert date_format(moment, "SHORT_DATETIME_FORMAT") == "23.11.2026 14:55"
         assert forms.DateField().clean("23.11.2026") == dt.date(2026, 11, 23)
         assert forms.DateTimeField().clean("23.11.2026 14:55").replace(tzinfo=None) == moment
+
+
+def test_conflicts_speak_the_users_language(admin_user):
+    from patron.customers import services as customers
+    from patron.errors import Conflict
+    from tests.factories import ProductFactory, SubscriptionFactory
+
+    product = SubscriptionFactory(product=ProductFactory()).product
+    with translation.override("pl"), pytest.raises(Conflict) as kept:
+        customers.products.delete(admin_user, product.pk)
+    assert kept.value.message == f"Nie można usunąć (Produkt {product.pk}): odwołują się do tego rekordu inne rekordy."
+    with translation.override("en"), pytest.raises(Conflict) as kept:
+        customers.products.delete(admin_user, product.pk)
+    assert kept.value.message == f"Product {product.pk} is still referred to by other records and cannot be deleted."

@@ -334,6 +334,10 @@ class Records(Generic[M]):
         """Return the record's name in the active language, as a sentence's subject ("Contact")."""
         return str(capfirst(self.model._meta.verbose_name))
 
+    def nouns(self) -> str:
+        """Return the records' plural name in the active language, lower-cased ("contacts")."""
+        return str(self.model._meta.verbose_name_plural).lower()
+
     def seen_not_allowed(self, pk: Any, action: Action) -> Forbidden:
         """Return the 403 for a record the user sees but may not ``action``, in the active language."""
         return Forbidden(
@@ -639,7 +643,10 @@ class Records(Generic[M]):
             with transaction.atomic():
                 obj.save()
         except IntegrityError as exc:
-            raise Conflict(f"{self.label} clashes with an existing record: {exc}".strip()) from None
+            raise Conflict(
+                _("%(record)s clashes with an existing record: %(detail)s")
+                % {"record": self.noun(), "detail": str(exc).strip()}
+            ) from None
 
     # Writing: the public operations
 
@@ -670,7 +677,9 @@ class Records(Generic[M]):
         try:
             draft.obj = self.model(**draft.data)
         except (TypeError, ValueError) as exc:
-            raise Invalid(f"Not a field of a {self.label.lower()}: {exc}") from None
+            raise Invalid(
+                _("Unknown field for %(records)s: %(detail)s") % {"records": self.nouns(), "detail": exc}
+            ) from None
         self._check(user, [draft])
         self._save_one(user, draft.obj)
         self.write_related(user, [draft])
@@ -697,7 +706,10 @@ class Records(Generic[M]):
             with transaction.atomic():
                 obj.delete()
         except (ProtectedError, IntegrityError) as exc:
-            raise Conflict(f"{self.label} {pk} is still referred to by other records and cannot be deleted.") from exc
+            raise Conflict(
+                _("%(record)s %(id)s is still referred to by other records and cannot be deleted.")
+                % {"record": self.noun(), "id": pk}
+            ) from exc
 
     def upsert(self, user: User, rows: Iterable[Mapping[str, Any]], *, key: str = "external_id") -> UpsertResult:
         """Create or update rows matched on ``key``; rows equal to what is stored are left alone."""
@@ -797,7 +809,10 @@ class Records(Generic[M]):
                     objs = [d.obj for d in changed]
                     bulk_update_with_history(objs, self.model, sorted(names), batch_size=500, default_user=user)
         except IntegrityError as exc:
-            raise Conflict(f"{self.label}s clash with existing records: {exc}".strip()) from None
+            raise Conflict(
+                _("%(records)s clash with existing records: %(detail)s")
+                % {"records": capfirst(self.nouns()), "detail": str(exc).strip()}
+            ) from None
 
 
 # Exports
