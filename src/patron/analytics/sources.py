@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as idt
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -804,7 +805,7 @@ def _from_ibis(table: ir.Table, columns: Columns, date_format: str | None) -> Tr
     fmt = _check_date_format(date_format) if date_format else None
     date_type = table[picked["date"]].type()
     if fmt is None and (date_type.is_string() or date_type.is_integer()):
-        sample = table.select(value=table[picked["date"]].cast("string")).limit(_SNIFF_ROWS).to_pyarrow()
+        sample = table.select(value=table[picked["date"]].cast(idt.string)).limit(_SNIFF_ROWS).to_pyarrow()
         fmt = detect_date_format(
             [v for v in sample.column(0).to_pylist() if v is not None], label=repr(picked["date"])
         )
@@ -819,7 +820,7 @@ def _normalise_typed(raw: ir.Table, picked: dict[str, str], fmt: str | None) -> 
     """Convert typed source columns (Parquet, SQL) to the normalised schema with Ibis expressions."""
     values: dict[str, ir.Value] = {}
     customer = raw[picked["customer_id"]]
-    values["customer_id"] = customer if customer.type().is_string() else customer.cast("string")
+    values["customer_id"] = customer if customer.type().is_string() else customer.cast(idt.string)
     date = raw[picked["date"]]
     kind = date.type()
     if kind.is_date():
@@ -827,7 +828,7 @@ def _normalise_typed(raw: ir.Table, picked: dict[str, str], fmt: str | None) -> 
     elif kind.is_timestamp():
         values["date"] = date.date()
     elif kind.is_string() or kind.is_integer():
-        text = date.cast("string").strip()
+        text = date.cast(idt.string).strip()
         if fmt == TIMESTAMP_FORMAT:
             text, fmt = text.substr(0, 10), "%Y-%m-%d"
         values["date"] = text.as_date(fmt or "%Y-%m-%d")
@@ -838,9 +839,9 @@ def _normalise_typed(raw: ir.Table, picked: dict[str, str], fmt: str | None) -> 
         if not (amount.type().is_numeric() or amount.type().is_string()):
             raise Invalid(f"The amount column {picked['amount']!r} holds {amount.type()}, not numbers.",
                           field="amount")
-        values["amount"] = (amount.strip() if amount.type().is_string() else amount).cast("float64")
+        values["amount"] = (amount.strip() if amount.type().is_string() else amount).cast(idt.float64)
     if "product_group" in picked:
-        values["product_group"] = raw[picked["product_group"]].cast("string")
+        values["product_group"] = raw[picked["product_group"]].cast(idt.string)
     return _normalise(raw.select(**values), has_amount="amount" in picked, has_product="product_group" in picked)
 
 
@@ -856,12 +857,12 @@ def _trim_spaces(value: str) -> str:  # type: ignore[empty-body]
 def _normalise(table: ir.Table, *, has_amount: bool, has_product: bool) -> ir.Table:
     """Give every source the same schema: trimmed string ids, dates, float amounts (0 when absent)."""
     values: dict[str, ir.Value] = {
-        "customer_id": _trim_spaces(table.customer_id.cast("string")),
-        "date": table.date.cast("date"),
-        "amount": table.amount.cast("float64") if has_amount else ibis.literal(0.0, "float64"),
+        "customer_id": _trim_spaces(table.customer_id.cast(idt.string)),
+        "date": table.date.cast(idt.date),
+        "amount": table.amount.cast(idt.float64) if has_amount else ibis.literal(0.0, idt.float64),
     }
     if has_product:
-        values["product_group"] = table.product_group.cast("string")
+        values["product_group"] = table.product_group.cast(idt.string)
     return table.select(**values)
 
 
