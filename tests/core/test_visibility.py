@@ -89,3 +89,22 @@ def test_a_missing_record_is_a_404_in_the_error_shape(kind, api_for, admin_user)
     response = api_for(admin_user).get(f"/{kind.path}/987654")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_the_rows_of_one_account_are_checked_through_that_account(member, outsider, team):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from patron.customers import services as customers
+    from tests.factories import AccountFactory, ContactFactory
+
+    account = AccountFactory(owner=member, team=team)
+    mine = ContactFactory.create_batch(2, account=account)
+    ContactFactory(account=AccountFactory(owner=member, team=team))
+    assert set(customers.contacts.filtered(member, filters={"account": account.pk})) == set(mine)
+    assert set(customers.contacts.filtered(member, filters={"account_id": account})) == set(mine)
+    assert not customers.contacts.filtered(outsider, filters={"account": account.pk}).exists()
+    with CaptureQueriesContext(connection) as queries:
+        list(customers.contacts.filtered(member, filters={"account": account.pk}))
+    # One query: no list of every account the member may see is read first.
+    assert len(queries) == 1

@@ -448,7 +448,8 @@ class Records(Generic[M]):
 
         ``filters`` is a Q, or a mapping of ORM lookups (``{"ordered_at__gte": ...}``) where None and "" are ignored.
         """
-        qs = self.query(user)
+        # The rows of one account (its page) need no list of every visible account: the join checks that one.
+        qs = self.model.objects.restrict(user) if self.pins_scope(filters) else self.query(user)  # type: ignore[attr-defined]
         if self.related:
             qs = qs.select_related(*self.related)
         if isinstance(filters, Q):
@@ -456,6 +457,14 @@ class Records(Generic[M]):
         elif filters:
             qs = qs.filter(**{k: v for k, v in filters.items() if v is not None and v != ""})
         return self.search(qs, search)
+
+    def pins_scope(self, filters: Mapping[str, Any] | Q | None) -> bool:
+        """Tell whether ``filters`` keep the rows of a single record of the model's scope (``{"account": 7}``)."""
+        scope = getattr(self.model, "scope", "shared")
+        if scope in ("shared", "owned") or not isinstance(filters, Mapping):
+            return False
+        value = next((filters[k] for k in (scope, f"{scope}_id", f"{scope}__pk", f"{scope}__id") if k in filters), None)
+        return value is not None and value != "" and isinstance(value, int | str | models.Model)
 
     def check_order(self, order: str | None) -> str:
         """Return a permitted ordering, or raise Invalid naming the ones allowed."""
