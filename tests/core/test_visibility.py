@@ -47,7 +47,7 @@ def records(member, outsider, team, other_team):
 
 @pytest.fixture(params=["account ids", "account join"])
 def strategy(request, monkeypatch):
-    """Run a test with both ways of filtering records by their account (see Records.query)."""
+    """Run a test with both ways of filtering records by their account (see Records.listable)."""
     if request.param == "account join":
         monkeypatch.setattr(core_services, "VISIBLE_IDS_CAP", 0)
     return request.param

@@ -348,13 +348,18 @@ class Records(Generic[M]):
     # Reading
 
     def query(self, user: User, action: Action = "view") -> models.QuerySet[M]:
-        """Return the rows ``user`` may ``action``.
+        """Return the rows ``user`` may ``action``, for reading rows picked by key (one record, a chunk of keys)."""
+        return self.model.objects.restrict(user, action)  # type: ignore[attr-defined]
+
+    def listable(self, user: User, action: Action = "view") -> models.QuerySet[M]:
+        """Return the rows ``user`` may ``action``, shaped for a list that walks the table until a page is full.
 
         Records reached through an account are narrowed by the list of account ids the user may act on, when
         that list is short: PostgreSQL then knows how few rows qualify and reads just those accounts' rows
-        (through the account index) instead of walking a big table by id until a page is full.
+        (through the account index) instead of walking a big table by id until a page is full. Rows picked by
+        key need no such list (``query``): the join checks just their own accounts.
         """
-        qs = self.model.objects.restrict(user, action)  # type: ignore[attr-defined]
+        qs = self.query(user, action)
         scope = getattr(self.model, "scope", "shared")
         if scope in ("shared", "owned") or not visibility_q(user, self.model, action):
             return qs
@@ -449,7 +454,7 @@ class Records(Generic[M]):
         ``filters`` is a Q, or a mapping of ORM lookups (``{"ordered_at__gte": ...}``) where None and "" are ignored.
         """
         # The rows of one account (its page) need no list of every visible account: the join checks that one.
-        qs = self.model.objects.restrict(user) if self.pins_scope(filters) else self.query(user)  # type: ignore[attr-defined]
+        qs = self.query(user) if self.pins_scope(filters) else self.listable(user)
         if self.related:
             qs = qs.select_related(*self.related)
         if isinstance(filters, Q):

@@ -576,8 +576,8 @@ def one_of(model: type[models.Model], name: str, values: Iterable[Any]) -> Q:
 
     On PostgreSQL it is ``column IN (SELECT unnest(...))`` with the values as one parameter (see
     :func:`value_set_sql`): a chunk's 5,000 keys cost one parameter instead of 5,000 placeholders to build, send
-    and plan, and the planner probes the
-    index for each (where ``= ANY`` of 5,000 random keys makes it scan the whole table).
+    and plan, and the planner probes the index for each (where ``= ANY`` of 5,000 random keys makes it scan the
+    whole table).
     """
     values = list(values)
     if connection.vendor != "postgresql":
