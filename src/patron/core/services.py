@@ -34,7 +34,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from patron.core import db as _db  # noqa: F401  (reads PostgreSQL timestamps with psycopg's C loader)
 from patron.core.migration_ops import search_text_sql
 from patron.core.models import ApiToken, User, hash_token
 from patron.core.pagination import Page, keyset_page
