@@ -409,6 +409,102 @@ def index_list(url: str) -> list[str]:
     return [f"{table}: {name}" for table, name in rows]
 
 
+def index_floor(url: str, path: Path) -> None:
+    """Print the physical floor of loading the file: COPY into index-less copies of customers_contact and its
+    history table, then each index built alone (definitions from the catalog, the database's CPU for each), and
+    against that the same COPY with only the primary key and unique indexes (then the rest built, as a large
+    import does) and with every index maintained row by row."""
+    import psycopg
+
+    def backend_cpu(conn: psycopg.Connection) -> float:
+        (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone() or (0,)
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def timed(conn: psycopg.Connection, label: str, work: Callable[[], Any]) -> float:
+        cpu, started = backend_cpu(conn), time.perf_counter()
+        work()
+        conn.commit()
+        cpu = backend_cpu(conn) - cpu
+        print(f"    {label}: {time.perf_counter() - started:.1f} s, database CPU {cpu:.1f} s (load {load_average()})")
+        return cpu
+
+    with psycopg.connect(url) as conn:
+        account_ids = dict(conn.execute("SELECT external_id, id FROM customers_account").fetchall())
+        if not account_ids:
+            raise SystemExit("--index-floor needs the accounts imported: run the bench once without it first")
+        now = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime())
+        contacts, history = io.StringIO(), io.StringIO()
+        contact_rows, history_rows = csv.writer(contacts), csv.writer(history)
+        with path.open(newline="", encoding="utf-8") as src:
+            for number, row in enumerate(csv.DictReader(src), 1):
+                values = [
+                    number, now, now, row["external_id"], account_ids[row["account"]], row["first_name"],
+                    row["last_name"], row["email"].lower(), row["phone"], row["title"], row["role"],
+                    row["language"], "t" if row["email_opt_out"] == "yes" else "f", "f",
+                ]  # fmt: skip
+                contact_rows.writerow(values)
+                history_rows.writerow([*values, now, "floor", "+", "\\N"])
+        columns = f"id, {TABLE_COLUMNS}"
+        loads = {
+            "customers_contact": (contacts.getvalue().encode(), columns),
+            "customers_historicalcontact": (
+                history.getvalue().encode(),
+                f"{columns}, history_date, history_change_reason, history_type, history_user_id",
+            ),
+        }
+        del contacts, history
+        conn.execute("SET maintenance_work_mem = '256MB'")  # as the import sets it for its builds
+        conn.commit()
+        for table, (data, table_columns) in loads.items():
+            indexes = conn.execute(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), i.indisunique FROM pg_index i"
+                " WHERE i.indrelid = %s::regclass ORDER BY i.indexrelid",
+                [table],
+            ).fetchall()
+            copy_table = f"bench_floor_{table}"
+
+            def load(copy_table: str = copy_table, data: bytes = data, table_columns: str = table_columns) -> None:
+                sql = f"COPY {copy_table} ({table_columns}) FROM STDIN (FORMAT csv, NULL '\\N')"
+                with conn.cursor() as cur, cur.copy(sql) as copy:
+                    for start in range(0, len(data), 1 << 20):
+                        copy.write(data[start : start + (1 << 20)])
+
+            def create(name: str, definition: str, table: str = table, copy_table: str = copy_table) -> str:
+                return definition.replace(f"INDEX {name} ON public.{table} ", f"INDEX bench_{name} ON {copy_table} ")
+
+            print(f"  {table} ({len(indexes)} indexes):")
+            conn.execute(f"DROP TABLE IF EXISTS {copy_table}")
+            conn.execute(f"CREATE TABLE {copy_table} (LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+            conn.commit()
+            bare = timed(conn, "COPY into a copy with no index", load)
+            built = {}
+            for name, definition, unique in indexes:
+                statement = create(name, definition)
+                label = f"CREATE {'UNIQUE ' if unique else ''}INDEX {name}"
+                built[name] = timed(conn, label, lambda statement=statement: conn.execute(statement))
+            conn.execute(f"TRUNCATE {copy_table}")
+            for name, _definition, unique in indexes:
+                if not unique:
+                    conn.execute(f"DROP INDEX bench_{name}")
+            conn.commit()
+            keyed = timed(conn, "COPY with the primary key and unique indexes only", load)
+            plain = sum(built[name] for name, _definition, unique in indexes if not unique)
+            conn.execute(f"DROP TABLE {copy_table}")
+            conn.execute(f"CREATE TABLE {copy_table} (LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+            for name, definition, _unique in indexes:
+                conn.execute(create(name, definition))
+            conn.commit()
+            every = timed(conn, "COPY with every index", load)
+            conn.execute(f"DROP TABLE {copy_table}")
+            conn.commit()
+            print(
+                f"    database CPU: load then build every index {bare + sum(built.values()):.1f} s; keys kept, the "
+                f"rest built after {keyed + plain:.1f} s; every index maintained {every:.1f} s"
+            )
+
+
 def load_average() -> str:
     """Return the 1, 5 and 15 minute load averages."""
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -430,6 +526,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, help="accounts they belong to (default rows / 10)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL)
     parser.add_argument("--reimport", action="store_true", help="also import the contacts file a second time")
+    parser.add_argument(
+        "--index-floor",
+        action="store_true",
+        help="only measure COPY into index-less copies of the tables and each index built after it",
+    )
     args = parser.parse_args(argv)
     accounts = args.accounts or max(1, args.rows // 10)
     accounts_path = BENCH / "data" / f"import_accounts_{accounts}.csv"
@@ -442,6 +543,12 @@ def main(argv: list[str] | None = None) -> int:
     if not urlsplit(args.database_url).scheme.startswith("postgres"):
         print("this bench needs PostgreSQL (DATABASE_URL=postgres://...)")
         return 2
+    if args.index_floor:
+        setup_django(args.database_url)
+        print(f"load average before: {load_average()}")
+        index_floor(args.database_url, contacts_path)
+        print(f"load average after: {load_average()}")
+        return 0
     prepare(args.database_url)
     load_before = load_average()
     print(f"load average before: {load_before}")
