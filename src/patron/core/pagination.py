@@ -29,7 +29,8 @@ def _encode(order: str, value: Any, pk: int) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, order: str, field: models.Field) -> tuple[Any, int]:
+def decode_cursor(cursor: str, order: str, field: models.Field) -> tuple[Any, int]:
+    """Return the (sort value, id) a cursor of a list sorted by ``order`` stands for, or raise Invalid."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         got_order, value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -58,7 +59,7 @@ def keyset_page(
     name = field.name
     direction = "lt" if descending else "gt"
     if cursor:
-        value, pk = _decode(cursor, order, field)
+        value, pk = decode_cursor(cursor, order, field)
         if name == "id":
             qs = qs.filter(**{f"id__{direction}": pk})
         else:
