@@ -363,10 +363,39 @@ def row_reader(records: Records, writer: JsonWriter | None) -> RowReader | None:
 
 def filter_expression(filters: Schema) -> Q | dict[str, Any]:
     """Return the lookups a list's filters stand for; a filter left empty (``?country=``) filters nothing."""
-    if isinstance(filters, FilterSchema):
+    if not isinstance(filters, FilterSchema):
+        return filters.model_dump()
+    fields = _plain_filter_fields(type(filters))
+    if fields is None:
         empty = {name: None for name, value in filters if value == ""}
         return (filters.model_copy(update=empty) if empty else filters).get_filter_expression()
-    return filters.model_dump()
+    # What django-ninja's FilterSchema.get_filter_expression builds, minus the Q it makes for every field left
+    # empty only to drop it: 0.2-0.4 ms a list request, for filters most requests do not give.
+    connector = type(filters).model_config.get("expression_connector", "AND")
+    expression = Q()
+    for name, info in fields:
+        value = getattr(filters, name)
+        if value is not None and value != "":
+            field = filters._resolve_field_expression(name, value, info)
+            expression = expression._combine(field, connector)  # type: ignore[attr-defined]
+    return expression
+
+
+@functools.cache
+def _plain_filter_fields(schema: type[FilterSchema]) -> tuple[tuple[str, FieldInfo], ...] | None:
+    """Return the fields of a filter schema that builds its filter field by field, ignoring empty fields, or None.
+
+    None for a schema with its own ``custom_expression`` or a field that filters on none (``ignore_none=False``).
+    """
+    if (
+        schema.custom_expression is not FilterSchema.custom_expression
+        or schema.model_config.get("ignore_none") is False
+    ):
+        return None
+    probe = schema.model_construct(**dict.fromkeys(schema.model_fields))
+    if any(probe._get_field_ignore_none(name, info) is False for name, info in schema.model_fields.items()):
+        return None
+    return tuple(schema.model_fields.items())
 
 
 def iter_ndjson(request: HttpRequest, schema: type[Schema]) -> Iterator[tuple[int, dict[str, Any]]]:
