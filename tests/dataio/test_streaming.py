@@ -61,6 +61,13 @@ def test_seen_keys_find_repeats_across_many_batches():
     assert again == [7, None, 4001, 9002]
 
 
+def test_seen_keys_go_on_after_a_batch_that_only_repeats_earlier_keys():
+    seen = SeenKeys()
+    assert seen.add(["A", "B"], [2, 3]) == [None, None]
+    assert seen.add(["B", "A", "A"], [4, 5, 6]) == [3, 2, 5]  # nothing new to remember from this batch
+    assert seen.add(["C", "B"], [7, 8]) == [None, 3]
+
+
 def test_an_import_leaves_the_garbage_collector_as_it_found_it(admin_user):
     AccountFactory(external_id="ACC-1", owner=admin_user)
     before = gc.get_threshold()

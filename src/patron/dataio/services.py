@@ -189,33 +189,41 @@ class SeenKeys:
         """Remember ``values`` (met on ``rows``); return for each the row it was met on before, or None."""
         if not values:
             return []
-        hashes = np.fromiter((hash(v) for v in values), dtype=np.int64, count=len(values))
-        earlier: list[int | None] = [None] * len(values)
-        first: dict[int, int] = {}
-        for i, h in enumerate(hashes.tolist()):
-            if h in first:
-                earlier[i] = rows[first[h]]
-            else:
-                first[h] = i
-        # Needles in order make each binary search start where the last one ended: several times quicker.
+        count = len(values)
+        hashes = np.fromiter(map(hash, values), dtype=np.int64, count=count)
+        # Needles in order make each binary search start where the last one ended: several times quicker. The
+        # sort is stable, so of equal values the first met comes first.
         order = np.argsort(hashes, kind="stable")
         needles = hashes[order]
+        numbers = np.asarray(rows, dtype=np.int64)
+        earlier = np.full(count, -1, dtype=np.int64)  # by position in ``values``; -1: not met before
+        starts = np.empty(count, dtype=bool)
+        starts[0] = True
+        np.not_equal(needles[1:], needles[:-1], out=starts[1:])
+        if not starts.all():  # a value repeated within these: each repeat points at the first
+            first = np.maximum.accumulate(np.where(starts, np.arange(count), 0))
+            repeats = ~starts
+            earlier[order[repeats]] = numbers[order[first[repeats]]]
         for run_hashes, run_rows in self.runs:
             at = np.minimum(np.searchsorted(run_hashes, needles), len(run_hashes) - 1)
-            for j in np.flatnonzero(run_hashes[at] == needles).tolist():
-                i = int(order[j])
-                if earlier[i] is None:
-                    earlier[i] = int(run_rows[at[j]])
-        keep = np.fromiter((earlier[i] is None for i in order.tolist()), dtype=bool, count=len(values))
-        kept = order[keep]
-        self.runs.append((hashes[kept], np.asarray(rows, dtype=np.int32)[kept]))
+            hit = run_hashes[at] == needles
+            if hit.any():
+                # A value sits in one run at most (a run keeps only values not met before).
+                where, met = order[hit], run_rows[at[hit]]
+                new = earlier[where] < 0
+                earlier[where[new]] = met[new]
+        kept = order[earlier[order] < 0]
+        if len(kept):  # an empty run would have no last value to clip the searches to
+            self.runs.append((hashes[kept], numbers[kept].astype(np.int32)))
         # Merge runs of similar size (as a log-structured merge does) so a lookup searches only a few sorted runs;
         # inserting the newer run into the older one keeps the result sorted with no sort and no index array.
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= len(self.runs[-1][0]):
             (h2, r2), (h1, r1) = self.runs.pop(), self.runs.pop()
             at = np.searchsorted(h1, h2)
             self.runs.append((np.insert(h1, at, h2), np.insert(r1, at, r2)))
-        return earlier
+        if len(kept) == count:  # nothing met before: the common case, answered without a loop
+            return [None] * count
+        return [None if e < 0 else e for e in earlier.tolist()]
 
 
 # Columns
@@ -984,6 +992,8 @@ class Importer:
         for key in self.kind.keys:
             having = [(row, value) for row in rows if (value := row.keys.get(key)) is not None]
             earlier = self.seen[key].add([v for _r, v in having], [r.number for r, _v in having])
+            if earlier.count(None) == len(earlier):
+                continue
             for (row, _value), first in zip(having, earlier, strict=True):
                 if first is not None:
                     row.failed = True
