@@ -1234,9 +1234,11 @@ class Importer:
         drafts = self._prepare(drafts)
         changing = [d for d in drafts if not d.created and d.changed()]
         changeable = self._allowed([d.obj.pk for d in changing], "change")
+        # By identity: ``d in changing`` compared drafts field by field, 5,000 x 5,000 times in a chunk of changes.
+        changing_ids = {id(d) for d in changing}
         writing: list[Draft] = []
         for d in drafts:
-            if not d.created and d not in changing:
+            if not d.created and id(d) not in changing_ids:
                 self.unchanged += 1
             elif not d.created and changeable is not None and d.obj.pk not in changeable:
                 self.problems.error(d.row, key_label, key, _("You may see this record but not change it."))
