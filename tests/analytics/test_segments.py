@@ -91,6 +91,27 @@ def test_share_tiers_and_quantile_scores_match_the_sorted_definitions(seed):
         assert np.array_equal(seg.quantile_scores(days, bins=bins), _sorted_quantile_scores(days, bins)), bins
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_one_shared_sort_gives_the_same_tiers_scores_and_curve_as_partitions(seed):
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 3000))
+    values = rng.choice([0.0, 9.99, 19.5, 100.0, rng.random() * 1e3], size=size) + (seed % 2) * rng.random(size)
+    values[rng.integers(0, size)] = np.nan
+    ascending = seg.sorted_values(values)
+    for shares in ((0.2, 0.3, 0.3, 0.2), (0.5, 0.5), (1.0,)):
+        assert np.array_equal(
+            seg.abc_tier_codes(values, shares=shares, ascending=ascending), _sorted_abc_codes(values, shares)
+        ), shares
+    for bins in (3, 5, 10):
+        assert np.array_equal(
+            seg.quantile_scores(values, bins=bins, ascending=ascending), _sorted_quantile_scores(values, bins)
+        ), bins
+    shared = seg.pareto_curve(values, points=100, ascending=ascending).column("value_share").to_numpy()
+    partitioned = seg.pareto_curve(values, points=100).column("value_share").to_numpy()
+    assert np.allclose(shared, partitioned, rtol=1e-12)
+    assert not np.isnan(shared).any()
+
+
 def test_pareto_curve_without_an_order_equals_the_sorted_curve():
     values = np.random.default_rng(3).pareto(1.2, 5000)
     ranked = np.sort(values)[::-1]
@@ -239,6 +260,27 @@ def test_each_customer_gets_exactly_one_class_with_fixed_precedence():
     assert len(classes) == count and set(classes) <= set(seg.LIFECYCLE_CLASSES)
     rules = seg.LifecycleRules()
     assert all(rules.strategies[name] == text for name, text in zip(classes, strategies, strict=True))
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 2000, 2001])
+def test_lifecycle_classes_are_the_same_with_the_revenue_already_sorted(count):
+    rng = np.random.default_rng(count)
+    frequency = rng.integers(0, 8, count).astype(float)
+    inputs = {
+        "frequency": frequency,
+        "recency_days": frequency * rng.uniform(5, 90, count),
+        "days_since_last": rng.uniform(0, 600, count),
+        # A few repeated amounts, so the median falls on ties as well as between two values.
+        "total_revenue": rng.choice([5.0, 10.0, 10.0, 99.5, 250.0], count) + rng.integers(0, 2, count) * 0.5,
+        "revenue_last_6m": rng.uniform(0, 300, count) * rng.integers(0, 2, count),
+        "revenue_prev_6m": rng.uniform(0, 300, count) * rng.integers(0, 2, count),
+        "p_alive": rng.uniform(0, 1, count),
+        "predicted_value": rng.uniform(0, 500, count),
+    }
+    plain = seg.lifecycle_class_codes(**inputs)
+    shared = seg.lifecycle_class_codes(**inputs, revenue_ascending=seg.sorted_values(inputs["total_revenue"]))
+    assert np.array_equal(plain, shared)
+    assert seg._median_of_sorted(seg.sorted_values(inputs["total_revenue"])) == np.median(inputs["total_revenue"])
 
 
 def test_settings_round_trip_through_json_data():

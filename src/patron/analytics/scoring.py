@@ -7,6 +7,8 @@
 3. fit: BG/NBD (or Pareto/NBD) on the compressed (x, t_x, T) rows and Gamma-Gamma on repeat buyers;
 4. predict: P(alive), expected purchases, expected spend and CLV, vectorised over distinct rows;
 5. segments: ABC tiers, Pareto curve, RFM, lifecycle classes (``patron.analytics.segments``);
+   Gamma-Gamma and the ranking into tiers and RFM scores run on helper threads while the transaction
+   model is fitted;
 6. monthly (optional): monthly ARPU tiers and their transitions.
 
 A model that cannot be fitted leaves its columns null and says why in ``warnings``: numbers from a
@@ -19,6 +21,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,16 +236,26 @@ def score(
         if owns_backend:
             release(transactions.backend)
 
-    with single_threaded_blas():
+    # The work after the summary is NumPy and SciPy on one thread each, so it is spread over two helper threads
+    # and this one (their array loops release the GIL): Gamma-Gamma is fitted, and customers are ranked into
+    # tiers, RFM scores and the Pareto curve (none of which needs a model unless tiers rank by CLV), while this
+    # thread fits the transaction model. Each result is the same as when run one after the other.
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="patron-score") as helpers:
         finish = stage("fit")
         frequency = summary.column("frequency").to_numpy()
         recency = summary.column("recency").to_numpy()
         age = summary.column("T").to_numpy()
         monetary = summary.column("monetary_value").to_numpy()
-        rows = distinct_rows(frequency, recency, age, scale=1.0 if integer_periods else check_time_unit(time_unit))
-        transaction_model, spend_model, fits = _fit_models(
-            model, rows, frequency, monetary, has_amount=transactions.has_amount, warnings=warnings
+        spend_fit = helpers.submit(_fit_spend, frequency, monetary, has_amount=transactions.has_amount)
+        ranking = helpers.submit(
+            _ranks, summary, _value_of(summary, None, settings=settings, margin=margin, warnings=warnings),
+            settings=settings,
         )
+        rows = distinct_rows(frequency, recency, age, scale=1.0 if integer_periods else check_time_unit(time_unit))
+        transaction_model, transaction_fit, transaction_warning = _fit_transactions(model, rows)
+        spend_model, spend_fit_dict, spend_warning = spend_fit.result()
+        fits = {model: transaction_fit, "gammagamma": spend_fit_dict}
+        warnings.extend(warning for warning in (transaction_warning, spend_warning) if warning)
         finish()
 
         finish = stage("predict")
@@ -262,7 +275,9 @@ def score(
         finish()
 
         finish = stage("segments")
-        columns, pareto = _segments(summary, predictions, settings=settings, margin=margin, warnings=warnings)
+        columns, pareto = _segments(
+            summary, predictions, ranking.result(), settings=settings, margin=margin, warnings=warnings
+        )
         finish()
 
     customers = summary
@@ -342,34 +357,28 @@ def distinct_rows(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray, *
     )
 
 
-def _fit_models(
-    model: str,
-    rows: DistinctRows,
-    frequency: np.ndarray,
-    monetary: np.ndarray,
-    *,
-    has_amount: bool,
-    warnings: list[str],
-) -> tuple[Any, GammaGamma | None, dict[str, dict[str, Any] | None]]:
-    """Fit the transaction and spend models; a failure becomes a warning and a None fit."""
-    fits: dict[str, dict[str, Any] | None] = {model: None, "gammagamma": None}
-    transaction_model = None
+def _fit_transactions(model: str, rows: DistinctRows) -> tuple[Any, dict[str, Any] | None, str | None]:
+    """Fit the transaction model; return (model, its fit, None) or (None, None, why it failed)."""
     try:
-        transaction_model = TRANSACTION_MODELS[model]().fit(rows.x, rows.t_x, rows.T, weights=rows.counts)
-        fits[model] = transaction_model.as_dict()
+        fitted = TRANSACTION_MODELS[model]().fit(rows.x, rows.t_x, rows.T, weights=rows.counts)
     except CannotFit as error:
-        warnings.append(f"{TRANSACTION_MODELS[model].label}: {error.message} P(alive), expected purchases and CLV are empty.")
-    spend_model = None
+        label = TRANSACTION_MODELS[model].label
+        return None, None, f"{label}: {error.message} P(alive), expected purchases and CLV are empty."
+    return fitted, fitted.as_dict(), None
+
+
+def _fit_spend(
+    frequency: np.ndarray, monetary: np.ndarray, *, has_amount: bool
+) -> tuple[GammaGamma | None, dict[str, Any] | None, str | None]:
+    """Fit Gamma-Gamma to repeat buyers; return (model, its fit, None) or (None, None, why there is none)."""
     if not has_amount:
-        warnings.append("Gamma-Gamma: no amount column, so expected spend and CLV are empty.")
-    else:
-        repeat = frequency > 0
-        try:
-            spend_model = GammaGamma().fit(frequency[repeat], monetary[repeat])
-            fits["gammagamma"] = spend_model.as_dict()
-        except (CannotFit, Invalid) as error:
-            warnings.append(f"Gamma-Gamma: {error.message} Expected spend and CLV are empty.")
-    return transaction_model, spend_model, fits
+        return None, None, "Gamma-Gamma: no amount column, so expected spend and CLV are empty."
+    repeat = frequency > 0
+    try:
+        fitted = GammaGamma().fit(frequency[repeat], monetary[repeat])
+    except (CannotFit, Invalid) as error:
+        return None, None, f"Gamma-Gamma: {error.message} Expected spend and CLV are empty."
+    return fitted, fitted.as_dict(), None
 
 
 def _predict(
@@ -430,37 +439,89 @@ def _predict(
     return result
 
 
-def _segments(
+def _value_of(
     summary: pa.Table,
-    predictions: dict[str, pa.Array],
+    predictions: dict[str, pa.Array] | None,
     *,
     settings: seg.SegmentSettings,
     margin: float,
     warnings: list[str],
-) -> tuple[dict[str, pa.Array], pa.Table]:
-    """Return the segment columns (as Arrow string/int columns) and the Pareto curve."""
+) -> np.ndarray | None:
+    """Return the value ABC tiers and the Pareto curve rank by; None while a CLV value awaits ``predictions``."""
     revenue = summary.column("total_revenue").to_numpy()
-    value = revenue
     if settings.abc_value == "margin":
-        value = revenue * margin
-    elif settings.abc_value == "clv":
-        if predictions["clv"].null_count == len(predictions["clv"]) and len(revenue):
-            warnings.append("ABC tiers use revenue because CLV could not be computed.")
-        else:
-            value = np.nan_to_num(predictions["clv"].to_numpy(zero_copy_only=False), nan=0.0)
-    # Only cumulative ABC tiers need every customer ranked; share tiers and the Pareto curve partition.
+        return revenue * margin
+    if settings.abc_value != "clv":
+        return revenue
+    if predictions is None:
+        return None
+    if predictions["clv"].null_count == len(predictions["clv"]) and len(revenue):
+        warnings.append("ABC tiers use revenue because CLV could not be computed.")
+        return revenue
+    return np.nan_to_num(predictions["clv"].to_numpy(zero_copy_only=False), nan=0.0)
+
+
+def _ranks(summary: pa.Table, value: np.ndarray | None, *, settings: seg.SegmentSettings) -> dict[str, Any]:
+    """Return RFM scores and segment codes, and (given ``value``) ABC tier codes and the Pareto curve.
+
+    None of this needs a model unless the value is CLV, so ``score`` runs it on a second thread while the
+    models are fitted: NumPy's sorts and array loops release the GIL.
+    """
+    revenue = summary.column("total_revenue").to_numpy()
+    # Share tiers, the Pareto curve and the RFM monetary score need only cut values: one plain sort of revenue
+    # serves all three (when the value is revenue), where partitions would cost three times as much.
+    revenue_ascending = seg.sorted_values(revenue)
+    r, f, m = seg.rfm_scores(
+        summary.column("days_since_last").to_numpy(),
+        summary.column("frequency").to_numpy(),
+        revenue,
+        bins=settings.rfm_bins,
+        monetary_ascending=revenue_ascending,
+    )
+    ranks: dict[str, Any] = {
+        "rfm": (r, f, m),
+        "rfm_codes": seg.rfm_segment_codes(r, f, bins=settings.rfm_bins),
+        "revenue_ascending": revenue_ascending,
+    }
+    if value is not None:
+        ranks |= _tiers(value, settings=settings, ascending=revenue_ascending if settings.abc_value == "revenue" else None)
+    return ranks
+
+
+def _tiers(value: np.ndarray, *, settings: seg.SegmentSettings, ascending: np.ndarray | None) -> dict[str, Any]:
+    """Return ABC tier codes and the Pareto curve of ``value`` (``ascending``: its values already sorted)."""
+    # Only cumulative ABC tiers need every customer ranked (a stable sort); share tiers cut a plain sort.
     order = seg.rank_by_value(value) if settings.abc_method == "cumulative" else None
+    if order is None and ascending is None:
+        ascending = seg.sorted_values(value)
     tier_codes = seg.abc_tier_codes(
         value,
         method=settings.abc_method,
         shares=settings.abc_shares,
         cumulative=settings.abc_cumulative,
         order=order,
+        ascending=ascending,
     )
-    days_since_last = summary.column("days_since_last").to_numpy()
+    pareto = seg.pareto_curve(value, points=settings.pareto_points, order=order, ascending=ascending)
+    return {"tier_codes": tier_codes, "pareto": pareto}
+
+
+def _segments(
+    summary: pa.Table,
+    predictions: dict[str, pa.Array],
+    ranks: dict[str, Any],
+    *,
+    settings: seg.SegmentSettings,
+    margin: float,
+    warnings: list[str],
+) -> tuple[dict[str, pa.Array], pa.Table]:
+    """Return the segment columns (as Arrow columns) and the Pareto curve, completing ``ranks``."""
+    if "tier_codes" not in ranks:
+        value = _value_of(summary, predictions, settings=settings, margin=margin, warnings=warnings)
+        assert value is not None
+        ranks = ranks | _tiers(value, settings=settings, ascending=None)
+    revenue = summary.column("total_revenue").to_numpy()
     frequency = summary.column("frequency").to_numpy()
-    r, f, m = seg.rfm_scores(days_since_last, frequency, revenue, bins=settings.rfm_bins)
-    rfm_codes = seg.rfm_segment_codes(r, f, bins=settings.rfm_bins)
     first = pc.cast(summary.column("first_purchase"), pa.int32()).to_numpy()
     last = pc.cast(summary.column("last_purchase"), pa.int32()).to_numpy()
     p_alive = predictions["p_alive"]
@@ -471,29 +532,32 @@ def _segments(
     lifecycle_codes = seg.lifecycle_class_codes(
         frequency=frequency,
         recency_days=(last - first).astype(np.float64),
-        days_since_last=days_since_last,
+        days_since_last=summary.column("days_since_last").to_numpy(),
         total_revenue=revenue,
         revenue_last_6m=summary.column("revenue_last_6m").to_numpy(),
         revenue_prev_6m=summary.column("revenue_prev_6m").to_numpy(),
         p_alive=None if p_alive.null_count == len(p_alive) else p_alive.to_numpy(zero_copy_only=False),
         predicted_value=None if predicted.null_count == len(predicted) else predicted.to_numpy(zero_copy_only=False),
         rules=rules,
+        revenue_ascending=ranks["revenue_ascending"],
     )
     strategies = [rules.strategies[name] for name in seg.LIFECYCLE_CLASSES]
+    r, f, m = ranks["rfm"]
     columns = {
-        "abc_tier": _labels(tier_codes, seg.TIER_NAMES),
+        "abc_tier": _labels(ranks["tier_codes"], seg.TIER_NAMES),
         "rfm_r": pa.array(r, pa.int8()),
         "rfm_f": pa.array(f, pa.int8()),
         "rfm_m": pa.array(m, pa.int8()),
-        "rfm_segment": _labels(rfm_codes, seg.RFM_SEGMENTS),
+        "rfm_segment": _labels(ranks["rfm_codes"], seg.RFM_SEGMENTS),
         "lifecycle_class": _labels(lifecycle_codes, seg.LIFECYCLE_CLASSES),
         "lifecycle_strategy": _labels(lifecycle_codes, strategies),
     }
-    return columns, seg.pareto_curve(value, points=settings.pareto_points, order=order)
+    return columns, ranks["pareto"]
 
 
 def _labels(codes: np.ndarray, names: Any) -> pa.Array:
-    """Turn integer codes into a plain string column without building a Python string per row."""
-    # A take from the names: a dictionary array cast to strings costs several times more (0.25 s the first time
-    # in a process).
-    return pa.array(list(names), pa.string()).take(pa.array(codes, pa.int8()))
+    """Turn integer codes into a dictionary-encoded string column (the codes index the names)."""
+    # Labels repeat a handful of names (a lifecycle strategy is a sentence) over every customer: a dictionary
+    # column shares them, where plain strings copy each one per row (about 60 ms per column at 1M customers).
+    # Parquet keeps the encoding, CSV writes the strings, pandas reads it as a categorical.
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), pa.array(list(names), pa.string()))

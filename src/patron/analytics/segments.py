@@ -186,6 +186,15 @@ class SegmentSettings:
 # --- ABC and Pareto ----------------------------------------------------------------------------------
 
 
+def sorted_values(values: npt.ArrayLike) -> np.ndarray:
+    """Return the values sorted from the lowest up, missing ones as -inf (first).
+
+    One sort that share tiers, the Pareto curve and quantile scores of the same values can share: each
+    would otherwise partition the values again (the Pareto curve at a hundred points).
+    """
+    return np.sort(np.nan_to_num(_as_float(values), nan=-np.inf))
+
+
 def rank_by_value(values: npt.ArrayLike) -> np.ndarray:
     """Return row positions from the highest value down; ties keep row order (customer_id order)."""
     array = _as_float(values)
@@ -212,18 +221,20 @@ def abc_tier_codes(
     shares: tuple[float, ...] = (0.2, 0.3, 0.3, 0.2),
     cumulative: tuple[float, ...] = (0.8, 0.15, 0.05),
     order: np.ndarray | None = None,
+    ascending: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return each customer's tier as 0 (A), 1 (B), ... (index into TIER_NAMES).
 
     Customers are ranked from the highest value down, ties in row (customer_id) order. ``order`` is
-    ``rank_by_value(values)`` when the caller already has it; the share method does not need it.
+    ``rank_by_value(values)`` when the caller already has it; the share method does not need it, but uses
+    ``ascending`` (``sorted_values(values)``) when given.
     """
     array = _as_float(values)
     count = len(array)
     if method == "share":
         bounds = np.round(np.cumsum(shares) * count).astype(np.int64)
         bounds[-1] = count
-        tier_index = ranks_from(array, bounds[:-1])
+        tier_index = ranks_from(array, bounds[:-1], ascending=ascending)
     elif method == "cumulative":
         order = rank_by_value(array) if order is None else order
         tier_index = np.empty(count, dtype=np.int64)
@@ -244,17 +255,20 @@ def abc_tier_codes(
     return np.minimum(tier_index, tiers - 1).astype(np.int8)
 
 
-def ranks_from(values: np.ndarray, bounds: npt.ArrayLike) -> np.ndarray:
+def ranks_from(values: np.ndarray, bounds: npt.ArrayLike, *, ascending: np.ndarray | None = None) -> np.ndarray:
     """Return, for each row, how many of ``bounds`` its rank (0 = highest value) reaches or passes.
 
     Equal to ``searchsorted(bounds, rank, side="right")`` with ranks from ``rank_by_value``, in linear
-    time: only the value at each bound is found (a partition, not a sort), and only rows tied with it
-    are ordered, by row position as the stable sort would.
+    time: only the value at each bound is found (a partition, not a sort, unless ``ascending`` holds
+    the values already sorted by ``sorted_values``), and only rows tied with it are ordered, by row
+    position as the stable sort would.
     """
     key = -np.nan_to_num(values, nan=-np.inf)
     count = len(key)
     passed = np.zeros(count, dtype=np.int64)
-    cuts = kth_smallest(key, [int(b) - 1 for b in np.asarray(bounds) if 0 < b < count])
+    wanted = [int(b) - 1 for b in np.asarray(bounds) if 0 < b < count]
+    # With the values sorted, the k-th smallest key (a negated value) is the k-th largest value.
+    cuts = kth_smallest(key, wanted) if ascending is None else {k: -float(ascending[count - 1 - k]) for k in wanted}
     for bound in np.asarray(bounds, dtype=np.int64):
         if bound <= 0:
             passed += 1
@@ -267,13 +281,25 @@ def ranks_from(values: np.ndarray, bounds: npt.ArrayLike) -> np.ndarray:
     return passed
 
 
-def pareto_curve(values: npt.ArrayLike, *, points: int = 100, order: np.ndarray | None = None) -> pa.Table:
-    """Share of total value held by the top x% of customers, x = 1..points (percent of customers)."""
-    array = np.clip(_as_float(values), 0.0, None)
+def pareto_curve(
+    values: npt.ArrayLike,
+    *,
+    points: int = 100,
+    order: np.ndarray | None = None,
+    ascending: np.ndarray | None = None,
+) -> pa.Table:
+    """Share of total value held by the top x% of customers, x = 1..points (percent of customers).
+
+    ``order`` (``rank_by_value``) or ``ascending`` (``sorted_values``) spare the partition when the
+    caller has either. Missing and negative values count as 0.
+    """
+    array = np.clip(np.nan_to_num(_as_float(values), nan=0.0), 0.0, None)
     count = len(array)
     percent = np.arange(1, points + 1) * (100.0 / points)
     customers = np.ceil(percent / 100.0 * count - 1e-9).astype(np.int64)
-    if order is not None:
+    if ascending is not None:
+        ranked = np.clip(ascending[::-1], 0.0, None)
+    elif order is not None:
         ranked = array[order]
     else:
         # The top-k sums need only the k-th values in place, not a full sort: partition at every point.
@@ -288,8 +314,13 @@ def pareto_curve(values: npt.ArrayLike, *, points: int = 100, order: np.ndarray 
 # --- RFM ---------------------------------------------------------------------------------------------
 
 
-def quantile_scores(values: npt.ArrayLike, *, bins: int = 5, higher_is_better: bool = True) -> np.ndarray:
-    """Return 1..bins scores: 1 + floor(bins * share of customers strictly worse); ties score the same."""
+def quantile_scores(
+    values: npt.ArrayLike, *, bins: int = 5, higher_is_better: bool = True, ascending: np.ndarray | None = None
+) -> np.ndarray:
+    """Return 1..bins scores: 1 + floor(bins * share of customers strictly worse); ties score the same.
+
+    ``ascending`` is ``sorted_values(values)`` when the caller has it (higher_is_better only).
+    """
     array = _as_float(values)
     if not higher_is_better:
         array = -array
@@ -300,7 +331,11 @@ def quantile_scores(values: npt.ArrayLike, *, bins: int = 5, higher_is_better: b
     # score > s exactly when at least ceil(s * count / bins) values are strictly smaller, i.e. when the
     # value exceeds the ceil(s * count / bins)-th smallest one: only those few values need finding.
     needed = [-(-s * count // bins) for s in range(1, bins)]
-    cuts = kth_smallest(finite, [c - 1 for c in needed if 0 < c <= count])
+    wanted = [c - 1 for c in needed if 0 < c <= count]
+    if ascending is not None and higher_is_better:
+        cuts = {k: float(ascending[k]) for k in wanted}
+    else:
+        cuts = kth_smallest(finite, wanted)
     scores = np.ones(count, dtype=np.int8)
     for smaller in needed:
         if smaller <= 0:
@@ -324,13 +359,21 @@ def kth_smallest(values: np.ndarray, ks: list[int]) -> dict[int, float]:
 
 
 def rfm_scores(
-    days_since_last: npt.ArrayLike, frequency: npt.ArrayLike, monetary: npt.ArrayLike, *, bins: int = 5
+    days_since_last: npt.ArrayLike,
+    frequency: npt.ArrayLike,
+    monetary: npt.ArrayLike,
+    *,
+    bins: int = 5,
+    monetary_ascending: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (R, F, M) scores 1..bins: recent, frequent and high-spending customers score high."""
+    """Return (R, F, M) scores 1..bins: recent, frequent and high-spending customers score high.
+
+    ``monetary_ascending`` is ``sorted_values(monetary)`` when the caller has it.
+    """
     return (
         quantile_scores(days_since_last, bins=bins, higher_is_better=False),
         quantile_scores(frequency, bins=bins),
-        quantile_scores(monetary, bins=bins),
+        quantile_scores(monetary, bins=bins, ascending=monetary_ascending),
     )
 
 
@@ -342,14 +385,16 @@ def rfm_segments(recency_score: npt.ArrayLike, frequency_score: npt.ArrayLike, *
 
 def rfm_segment_codes(recency_score: npt.ArrayLike, frequency_score: npt.ArrayLike, *, bins: int = 5) -> np.ndarray:
     """Return each customer's RFM segment as an index into RFM_SEGMENTS."""
-    r = np.asarray(recency_score, dtype=np.int64)
-    f = np.asarray(frequency_score, dtype=np.int64)
+    r = np.asarray(recency_score)
+    f = np.asarray(frequency_score)
     if bins != 5:
         # Map 1..bins onto 1..5 so the grid applies to any bin count.
-        r = 1 + ((r - 1) * 5) // bins
-        f = 1 + ((f - 1) * 5) // bins
+        r = 1 + ((r.astype(np.int64) - 1) * 5) // bins
+        f = 1 + ((f.astype(np.int64) - 1) * 5) // bins
     grid = np.array([[RFM_SEGMENTS.index(name) for name in row] for row in _RFM_GRID], dtype=np.int8)
-    return grid[np.clip(r, 1, 5) - 1, np.clip(f, 1, 5) - 1]
+    # One flat index into the 5 x 5 grid (scores are small: int16 cannot overflow).
+    cell = np.clip(r, 1, 5).astype(np.int16) * 5 + np.clip(f, 1, 5) - 6
+    return grid.ravel().take(cell)
 
 
 # --- monthly ARPU tiers ------------------------------------------------------------------------------
@@ -497,8 +542,12 @@ def lifecycle_class_codes(
     p_alive: npt.ArrayLike | None = None,
     predicted_value: npt.ArrayLike | None = None,
     rules: LifecycleRules | None = None,
+    revenue_ascending: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return each customer's lifecycle class as an index into LIFECYCLE_CLASSES."""
+    """Return each customer's lifecycle class as an index into LIFECYCLE_CLASSES.
+
+    ``revenue_ascending`` is ``sorted_values(total_revenue)`` when the caller has it (spares a partition).
+    """
     rules = rules or LifecycleRules()
     x = _as_float(frequency)
     since_last = _as_float(days_since_last)
@@ -509,17 +558,24 @@ def lifecycle_class_codes(
     count = len(x)
     tenure = span + since_last
     repeat = x > 0
-    gap = np.zeros(count)
-    np.divide(span, x, out=gap, where=repeat)
+    # Plain division is several times faster than a masked one; rows without a repeat purchase (x = 0) are
+    # replaced below, and rows without both halves never reach a comparison that uses the trend.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = span / x
+        trend = last_6m / prev_6m
+    trend -= 1.0
     repeat_gaps = gap[repeat]
-    typical_gap = float(np.median(repeat_gaps)) if len(repeat_gaps) else rules.sleeping_default_gap_days
-    own_gap = np.where(repeat, gap, typical_gap)
-    sleeping = since_last > rules.sleeping_gap_multiple * own_gap
+    typical_gap = (
+        float(np.median(repeat_gaps, overwrite_input=True)) if len(repeat_gaps) else rules.sleeping_default_gap_days
+    )
+    # A customer without a repeat purchase is judged by the typical gap.
+    gap[~repeat] = typical_gap
+    gap *= rules.sleeping_gap_multiple
+    sleeping = since_last > gap
     if p_alive is not None:
         alive = _as_float(p_alive)
-        sleeping |= np.nan_to_num(alive, nan=1.0) < rules.sleeping_p_alive
+        sleeping |= alive < rules.sleeping_p_alive  # an unknown P(alive) (NaN) compares False
     both_halves = (prev_6m > 0) & (last_6m > 0)
-    trend = np.divide(last_6m, prev_6m, out=np.zeros(count), where=prev_6m > 0) - 1.0
     fast_growing = both_halves & (trend > rules.fast_growing_trend)
     loyal = (
         (tenure >= rules.loyal_min_tenure_days)
@@ -533,10 +589,17 @@ def lifecycle_class_codes(
         known = np.isfinite(predicted)
         if known.any():
             cut = float(np.quantile(predicted[known], rules.nurture_value_quantile))
-            new_or_small = (tenure <= rules.nurture_max_tenure_days) | (revenue < float(np.median(revenue)))
+            median = _median_of_sorted(revenue_ascending) if revenue_ascending is not None else np.median(revenue)
+            new_or_small = (tenure <= rules.nurture_max_tenure_days) | (revenue < float(median))
             nurturing = known & new_or_small & (predicted >= cut) & (predicted > 0)
     # np.select takes the first condition that holds: this order is the precedence.
     return np.select([sleeping, fast_growing, loyal, nurturing], [0, 1, 2, 3], 4).astype(np.int8)
+
+
+def _median_of_sorted(ascending: np.ndarray) -> float:
+    """Return the median of values already sorted, computed as ``np.median`` does (the mean of the middle two)."""
+    middle = len(ascending) // 2
+    return float(np.median(ascending[middle - 1 : middle + 1] if len(ascending) % 2 == 0 else ascending[middle]))
 
 
 def _as_float(values: npt.ArrayLike) -> np.ndarray:
