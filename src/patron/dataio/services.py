@@ -909,8 +909,8 @@ class Importer:
         history table after the import rather than row by row (PostgreSQL; see :mod:`patron.dataio.indexes`).
 
         The rows the import will write are estimated from the first chunk: the share of its rows written and
-        how much of the file it was. A table is emptied of its plain indexes only when it holds no more rows than
-        that (:func:`worth_deferring`); the rest of the import then holds the table's ACCESS EXCLUSIVE lock.
+        how much of the file it was. A table loses its plain indexes only when it holds at most half as many rows
+        (:func:`worth_deferring`); the rest of the import then holds the table's ACCESS EXCLUSIVE lock.
         """
         self.deciding = False
         total = self.table.total
