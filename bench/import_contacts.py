@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/import_contacts.py                       # 1,000,000 contacts across 100,000 accounts
     .venv/bin/python bench/import_contacts.py --rows 100000         # a quicker run
+    .venv/bin/python bench/import_contacts.py --index-floor         # only the physical floor (after a first run)
 
 Generates (once, in bounded memory) ``bench/data/import_accounts_<A>.csv`` and ``import_contacts_<N>_<A>.csv``,
 then on PostgreSQL (``DATABASE_URL``, default ``postgres://postgres@127.0.0.1:5432/patron_bench``; the
@@ -20,6 +21,11 @@ one process:
   in-process: streamed in chunks, validated, matched by key, written with audit history, one transaction
   (the import's own seconds by stage are printed too);
 * with ``--reimport``, the same contacts file again (every row unchanged).
+
+``--index-floor`` measures only the physical floor of storing the rows: COPY into index-less copies of
+``customers_contact`` and its history table, then each of their indexes built on its own (definitions from the
+catalog), against the same COPY with only the keys' indexes (the rest built after, as a large import does)
+and with every index maintained; the database's CPU seconds of each step are printed.
 
 Prints the time and the peak resident memory of each stage (sampled from /proc every 10 ms, so each stage's
 peak is its own although they share the process), the ratios of the import to each baseline (the goal: within
