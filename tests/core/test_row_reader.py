@@ -56,3 +56,17 @@ def test_a_reference_named_by_a_property_is_read_whole_and_a_missing_one_is_none
 def test_paths_a_list_cannot_read_are_refused():
     with pytest.raises(ValueError):
         RowReader(Interaction, ["contact.account.name"])
+
+
+def test_rows_read_through_a_members_visibility_join_hold_what_values_list_reads(member, outsider):
+    from django.db.models import F
+
+    mine, theirs = AccountFactory(owner=member, name="Mine"), AccountFactory(owner=outsider, name="Theirs")
+    InteractionFactory(account=mine, contact=ContactFactory(account=mine, first_name="Bo"))
+    InteractionFactory(account=mine, contact=None)
+    InteractionFactory(account=theirs, contact=ContactFactory(account=theirs))
+    reader = RowReader(Interaction, ["account.name", "contact.name", "subject"])
+    visible = Interaction.objects.restrict(member).annotate(place=F("account__name")).order_by("-id")[:10]
+
+    assert [tuple(values) for values in reader._values(visible)] == list(visible.values_list(*reader.columns, "place"))
+    assert [(r.account.name, r.place) for r in reader.read(visible)] == [("Mine", "Mine"), ("Mine", "Mine")]
