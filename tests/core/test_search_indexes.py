@@ -40,3 +40,12 @@ def test_a_contact_search_for_a_short_word_uses_the_name_prefix_indexes(admin_us
 def test_interaction_search_uses_its_trigram_index(admin_user):
     explained = plan(engagement.interactions.filtered(admin_user, search="renewal"))
     assert "engagement_interaction_subject_trgm" in explained
+
+
+def test_contact_search_words_are_estimated_from_a_thousand_sampled_values():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attstattarget FROM pg_attribute a WHERE a.attrelid = 'customers_contact_search_trgm'::regclass"
+            " AND a.attnum = 1"
+        )
+        assert cursor.fetchone() == (1000,)

@@ -115,3 +115,28 @@ def prefix_indexes(indexed: list[tuple[str, str]]) -> migrations.RunPython:
             schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{table}_{column}_prefix"')
 
     return migrations.RunPython(create, drop, atomic=False)
+
+
+def search_statistics(index: str, table: str, target: int) -> migrations.RunPython:
+    """Return an operation that samples ``target`` values of a search index's expression when PostgreSQL analyses
+    ``table`` (instead of the default 100), then analyses it.
+
+    PostgreSQL estimates how many rows ``LIKE '%word%'`` matches by testing the word against a histogram of the
+    expression's values. With 100 of them a word is estimated at 1% of the table when one of the 100 holds it
+    and at 0.01% otherwise, so a surname that happens to be sampled (Kazimierczyk: 433 of a million contacts)
+    is planned as if it were everywhere: walking the whole table newest first, 1 s, instead of reading its
+    matches through the index, a few ms. A thousand values estimate to 0.1% and cost about 0.3 ms of planning.
+    """
+
+    def create(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(f'ALTER INDEX "{index}" ALTER COLUMN 1 SET STATISTICS {int(target)}')
+        schema_editor.execute(f'ANALYZE "{table}"')
+
+    def drop(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(f'ALTER INDEX "{index}" ALTER COLUMN 1 SET STATISTICS -1')
+
+    return migrations.RunPython(create, drop)
