@@ -117,13 +117,19 @@ def test_the_oldest_match_taken_is_shown_only_if_visible_and_with_every_older_on
     assert customers.contacts.list(outsider, search="lilly", limit=50, reader=READER).items == []
 
 
-def test_an_admin_and_a_filtered_search_read_every_match(roses, admin_user, member, monkeypatch):
-    monkeypatch.setattr(core_services, "SEARCH_CAP", 1)
-
+def test_only_searches_sorted_by_id_without_filters_read_the_newest_matches_first(roses, admin_user, member):
     assert customers.contacts.caps_search(member, None, "-id")
-    assert not customers.contacts.caps_search(admin_user, None, "-id")
+    assert customers.contacts.caps_search(admin_user, None, "-id")
+    assert customers.contacts.caps_search(member, {"email_opt_out": None, "role": ""}, "id")
     assert not customers.contacts.caps_search(member, {"email_opt_out": True}, "-id")
     assert not customers.contacts.caps_search(member, None, "last_name")
-    assert customers.contacts.caps_search(member, {"email_opt_out": None, "role": ""}, "id")
-    rows = customers.contacts.list(admin_user, search="rose", limit=50, reader=READER).items
-    assert [c.pk for c in rows] == [c.pk for c in sorted(roses, key=lambda c: -c.pk)]
+
+
+@pytest.mark.parametrize("cap", [1, 2, 5, 100])
+def test_an_admins_search_pages_through_every_match_whatever_the_cap(roses, admin_user, monkeypatch, cap):
+    monkeypatch.setattr(core_services, "SEARCH_CAP", cap)
+
+    rows, cursors = every_page(admin_user, search="rose", limit=3)
+
+    assert rows == expected(admin_user, "rose") and len(rows) == 17
+    assert len(cursors) == 6

@@ -295,7 +295,6 @@ class RowReader:
             rows.append(obj)
         return rows
 
-
     def _values(self, qs: models.QuerySet[M]) -> Iterable[Sequence[Any]]:
         """Return the rows of ``qs`` as tuples: the columns read, then the query's annotations.
 
@@ -511,8 +510,10 @@ class Records(Generic[M]):
     def caps_search(self, user: User, filters: Mapping[str, Any] | Q | None, order: str) -> bool:
         """Tell whether a search list of ``user`` reads its newest matches first (see _newest_matches_page).
 
-        Only lists sorted by id, without filters, of a user who sees part of the table: an admin's search has no
-        visibility to check, and a sort by another field or a filter would need its own subquery.
+        Only lists sorted by id and without filters (a sort by another field or a filter would need a subquery of
+        its own), of a user who may see some rows. An admin's search gains too: with no visibility to check,
+        PostgreSQL would otherwise walk the whole table newest first whenever it expects a word to be common
+        enough to fill a page soon, and a word it misjudges (Wawrzyk, Heser: 0.1-0.4 s) costs the whole walk.
         """
         if order.lstrip("-") != "id" or not self.search_fields:
             return False
@@ -520,7 +521,7 @@ class Records(Generic[M]):
             filtering = bool(filters)
         else:
             filtering = any(v is not None and v != "" for v in (filters or {}).values())
-        return not filtering and bool(visibility_q(user, self.model))
+        return not filtering and visibility_q(user, self.model) is not None
 
     def _newest_matches_page(
         self, user: User, search: str, order: str, cursor: str | None, limit: int, read: Any
