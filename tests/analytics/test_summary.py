@@ -104,6 +104,39 @@ def test_same_day_purchases_are_one_purchase_and_the_first_is_left_out_of_moneta
     assert rows["a"]["days_since_last"] == 0 and rows["b"]["days_since_last"] == 5
 
 
+@pytest.mark.parametrize("integer_periods", [False, True])
+def test_ids_padded_with_spaces_are_the_same_customer(write_csv, integer_periods):
+    padded = write_csv(
+        "customer,date,amount,group\n"
+        "a,2024-01-01,10,x\n"
+        " a,2024-01-09,5,y\n"  # the same customer as "a"
+        "a ,2024-01-20,20,x\n"
+        "b,2024-01-10,7,x\n",
+        "padded.csv",
+    )
+    plain = write_csv(
+        "customer,date,amount,group\na,2024-01-01,10,x\na,2024-01-09,5,y\na,2024-01-20,20,x\nb,2024-01-10,7,x\n",
+        "plain.csv",
+    )
+    summaries = [
+        summarize(
+            read_transactions(path, customer_col="customer", product_col="group"),
+            observation_end="2024-01-31",
+            integer_periods=integer_periods,
+        ).to_pylist()
+        for path in (padded, plain)
+    ]
+    assert [row["customer_id"] for row in summaries[0]] == ["a", "b"]
+    assert summaries[0] == summaries[1]
+    assert summaries[0][0]["frequency"] == 2 and summaries[0][0]["product_groups"] == 2
+
+
+def test_a_blank_id_is_still_reported_when_ids_are_not_trimmed_first(write_csv):
+    path = write_csv("customer,date,amount\na,2024-01-01,10\n   ,2024-01-02,5\n")
+    with pytest.raises(Invalid, match="customer"):
+        summarize(read_transactions(path, customer_col="customer"), observation_end="2024-01-31")
+
+
 def test_transactions_after_the_observation_end_are_left_out_and_the_default_end_is_the_last_date(write_csv):
     path = write_csv("id;when;value\nx;20240105;1.5\nx;20240301;2.5\ny;20240210;4\n")
     transactions = read_transactions(path, customer_col="id", date_col="when", amount_col="value")

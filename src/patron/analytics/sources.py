@@ -99,6 +99,10 @@ class Transactions:
     file_columns: dict[str, str] = field(default_factory=dict)
     # True when the reader already rejects missing dates and amounts (so the summary need not count them).
     validated: bool = False
+    # The same table with ids as read, not trimmed of spaces: trimming every row costs the summary's query a few
+    # percent, and ids padded with spaces are rare, so the summary aggregates this table and falls back to
+    # ``table`` only when an id turns out padded (``summary.summary_aggregates``).
+    untrimmed: ir.Table | None = None
 
     @property
     def engine(self) -> str:
@@ -365,6 +369,9 @@ def _from_text(
         table = _spark_text(backend, path, layout, indexes, fmt)
     else:
         table = _duckdb_text(backend, path, layout, indexes, fmt)
+    untrimmed = _normalise(
+        table, has_amount="amount" in indexes, has_product="product_group" in indexes, trim_ids=False
+    )
     table = _normalise(table, has_amount="amount" in indexes, has_product="product_group" in indexes)
 
     def diagnose() -> Invalid | None:
@@ -384,6 +391,7 @@ def _from_text(
         diagnose,
         file_columns,
         validated,
+        untrimmed,
     )
 
 
@@ -672,15 +680,18 @@ def _from_arrow(table: pa.Table, columns: Columns, backend: BaseBackend, date_fo
     # Validate and convert in Arrow first: vectorised, exact row numbers, and the engine gets clean types.
     normalised = normalise_arrow(table, picked, labels, date_format)
     ibis_table = register_arrow(backend, normalised, prefix="patron_orders")
+    has_amount, has_product = "amount" in picked, "product_group" in picked
     return Transactions(
-        _normalise(ibis_table, has_amount="amount" in picked, has_product="product_group" in picked),
+        _normalise(ibis_table, has_amount=has_amount, has_product=has_product),
         backend,
         "the table",
-        "amount" in picked,
-        "product_group" in picked,
+        has_amount,
+        has_product,
         labels,
         None,
         validated=True,
+        # normalise_arrow has trimmed the ids already.
+        untrimmed=_normalise(ibis_table, has_amount=has_amount, has_product=has_product, trim_ids=False),
     )
 
 
@@ -854,10 +865,14 @@ def _trim_spaces(value: str) -> str:  # type: ignore[empty-body]
     """
 
 
-def _normalise(table: ir.Table, *, has_amount: bool, has_product: bool) -> ir.Table:
-    """Give every source the same schema: trimmed string ids, dates, float amounts (0 when absent)."""
+def _normalise(table: ir.Table, *, has_amount: bool, has_product: bool, trim_ids: bool = True) -> ir.Table:
+    """Give every source the same schema: trimmed string ids, dates, float amounts (0 when absent).
+
+    ``trim_ids=False`` leaves the ids as read (see ``Transactions.untrimmed``).
+    """
+    ids = table.customer_id.cast(idt.string)
     values: dict[str, ir.Value] = {
-        "customer_id": _trim_spaces(table.customer_id.cast(idt.string)),
+        "customer_id": _trim_spaces(ids) if trim_ids else ids,
         "date": table.date.cast(idt.date),
         "amount": table.amount.cast(idt.float64) if has_amount else ibis.literal(0.0, idt.float64),
     }

@@ -346,10 +346,26 @@ def summary_aggregates(
         )
         return to_arrow(_with_products(aggregates, table, transactions, end, time_unit, integer_periods))
 
-    raw = run(transactions, compute)
+    untrimmed = transactions.untrimmed if transactions is not None else None
+    if untrimmed is None:
+        raw = run(transactions, compute)
+    else:
+        # Ids as read group the same customers as trimmed ids unless some id is padded with spaces, and such
+        # an id would be among the results: only then is the query run again on trimmed ids.
+        table, trimmed = untrimmed, table
+        raw = run(transactions, compute)
+        if _has_padded_ids(raw.column("customer_id")):
+            table = trimmed
+            raw = run(transactions, compute)
     assert end is not None
     _check_raw(raw, transactions, check_missing)
     return raw, end
+
+
+def _has_padded_ids(ids: pa.ChunkedArray) -> bool:
+    """Return True when an id starts or ends with a space (what the engines' trim removes)."""
+    padded = pc.or_kleene(pc.starts_with(ids, " "), pc.ends_with(ids, " "))
+    return bool(pc.any(padded).as_py())
 
 
 def _last_date(table: ir.Table) -> dt.date:
