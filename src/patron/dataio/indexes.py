@@ -36,10 +36,21 @@ BUILD_MEMORY_KB = 256 * 1024
 
 @dataclass(frozen=True)
 class PlainIndex:
-    """One index as the catalog defines it: its name and the statement that creates it."""
+    """One index as the catalog defines it: its name, the statement that creates it, and the statistics target
+    of each column set apart from the default (``pg_get_indexdef`` leaves those out)."""
 
     name: str
     definition: str
+    # (column number, target): e.g. the contact search text samples 1,000 values (customers migration 0006).
+    statistics: tuple[tuple[int, int], ...] = ()
+
+    def statements(self) -> list[str]:
+        """Return the SQL that creates this index as it was, statistics targets included."""
+        # The name comes from regclass, so it is already quoted and schema-qualified where needed.
+        return [self.definition] + [
+            f"ALTER INDEX {self.name} ALTER COLUMN {column} SET STATISTICS {target}"
+            for column, target in self.statistics
+        ]
 
 
 def plain_indexes(table: str) -> list[PlainIndex]:
@@ -52,7 +63,10 @@ def plain_indexes(table: str) -> list[PlainIndex]:
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid),"
+            " (SELECT array_agg(ARRAY[a.attnum::int, a.attstattarget::int] ORDER BY a.attnum) FROM pg_attribute a"
+            "  WHERE a.attrelid = i.indexrelid AND a.attnum > 0 AND a.attstattarget >= 0)"
+            " FROM pg_index i"
             " JOIN pg_class c ON c.oid = i.indexrelid"
             " WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT i.indisunique AND NOT i.indisexclusion"
             " AND i.indisvalid AND i.indisready AND i.indislive AND NOT i.indisclustered AND NOT i.indisreplident"
@@ -61,7 +75,10 @@ def plain_indexes(table: str) -> list[PlainIndex]:
             " ORDER BY i.indexrelid",
             [table],
         )
-        return [PlainIndex(name, definition) for name, definition in cursor.fetchall()]
+        return [
+            PlainIndex(name, definition, tuple((int(c), int(t)) for c, t in statistics or ()))
+            for name, definition, statistics in cursor.fetchall()
+        ]
 
 
 def rows_at_most(table: str, limit: int) -> int:
@@ -135,7 +152,8 @@ class DeferredIndexes:
             )
             for indexes in self.dropped.values():
                 for index in indexes:
-                    cursor.execute(index.definition)
+                    for statement in index.statements():
+                        cursor.execute(statement)
             cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [memory])
         self.dropped.clear()
 
