@@ -79,8 +79,10 @@ def test_erasure_purges_the_history_but_keeps_the_erasure_event(api_for, manager
     assert (erasure.history_user, erasure.history_change_reason) == (manager, "GDPR erasure")
     assert erasure.erased_at is not None
     related = [*Interaction.history.all(), *Ticket.history.all(), *SurveyResponse.history.all()]
-    assert "divorce" not in str([vars(h) for h in related])
-    assert "4242" not in str([vars(h) for h in related])
+    # Only the text the history holds: a timestamp's microseconds may well read 542427.
+    texts = " ".join(value for h in related for value in vars(h).values() if isinstance(value, str))
+    assert "divorce" not in texts
+    assert "4242" not in texts
 
 
 def test_an_erased_contact_takes_no_personal_data_again(api_for, manager, anna):
