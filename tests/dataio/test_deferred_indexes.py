@@ -74,6 +74,17 @@ def test_a_large_import_into_an_empty_table_gets_back_exactly_the_indexes_it_had
     assert Contact.history.filter(history_type="+").count() == 3000
 
 
+def test_the_progress_says_when_the_rows_are_in_and_the_indexes_are_being_built(admin_user, small_chunks):
+    AccountFactory(external_id="ACC-1", owner=admin_user)
+    told = []
+    run = run_import(
+        admin_user, "contacts", contacts_file(3000), progress=lambda rows, *_rest: told.append((rows, _rest[-1]))
+    )
+    assert run.created == 3000
+    assert told[-1] == (3000, "indexes")
+    assert {stage for _, stage in told[:-1]} == {"rows"} and len(told) == 7  # six chunks of 500, then the indexes
+
+
 def test_a_failed_import_leaves_the_indexes_and_the_rows_as_they_were(admin_user, small_chunks):
     account = Account.objects.create(external_id="ACC-1", name="Acme", owner=admin_user)
     ContactFactory.create_batch(3, account=account)
@@ -103,9 +114,11 @@ def test_a_small_import_into_a_bigger_table_keeps_the_indexes_up_to_date(admin_u
 def test_an_import_below_the_threshold_never_locks_the_table(admin_user):
     AccountFactory(external_id="ACC-1", owner=admin_user)
     assert not indexes.worth_deferring("customers_contact", indexes.MIN_DEFERRED_ROWS - 1)
+    stages = set()
     with CaptureQueriesContext(connection) as queries:
-        run = run_import(admin_user, "contacts", contacts_file(3000))
+        run = run_import(admin_user, "contacts", contacts_file(3000), progress=lambda *told: stages.add(told[-1]))
     assert run.created == 3000
+    assert stages == {"rows"}
     assert not [q for q in queries.captured_queries if "LOCK TABLE" in q["sql"] or "DROP INDEX" in q["sql"]]
 
 

@@ -138,6 +138,11 @@ class DeferredIndexes:
         self.dropped[table] = indexes
         return True
 
+    @property
+    def pending(self) -> bool:
+        """Tell whether some dropped index is still to be built again."""
+        return any(self.dropped.values())
+
     def restore(self) -> None:
         """Create every dropped index again, exactly as it was defined."""
         if not any(self.dropped.values()):

@@ -62,7 +62,11 @@ class Command(BaseCommand):
         )
         task = progress.add_task(f"Importing {options['kind']}", total=None, rows=0)
 
-        def advance(rows: int, position: int, total: int | None) -> None:
+        def advance(rows: int, position: int, total: int | None, stage: str) -> None:
+            if stage == "indexes":
+                # The rows are in; building the indexes again has no measure of its own to show.
+                progress.update(task, description="Building indexes", completed=position, total=total, rows=rows)
+                return
             progress.update(task, completed=position, total=total, rows=rows)
 
         failure: PatronError | None = None
