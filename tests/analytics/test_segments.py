@@ -74,39 +74,31 @@ def _sorted_quantile_scores(values, bins=5):
     return 1 + (bins * worse) // len(values)
 
 
+@pytest.mark.parametrize("shared_sort", [False, True], ids=["partitions", "one shared sort"])
 @pytest.mark.parametrize("seed", range(6))
-def test_share_tiers_and_quantile_scores_match_the_sorted_definitions(seed):
+def test_share_tiers_and_quantile_scores_match_the_sorted_definitions(seed, shared_sort):
     rng = np.random.default_rng(seed)
-    size = int(rng.integers(1, 400))
+    size = int(rng.integers(1, 400 if seed < 4 else 3000))
     # Heavy ties (a few distinct amounts), zeros and a missing value, as real revenue columns have.
     values = rng.choice([0.0, 9.99, 19.5, 100.0, rng.random() * 1e3], size=size) + (seed % 2) * rng.random(size)
     values[rng.integers(0, size)] = np.nan
+    ascending = seg.sorted_values(values) if shared_sort else None
     for shares in ((0.2, 0.3, 0.3, 0.2), (0.5, 0.5), (0.01, 0.99), (1.0,)):
-        codes = seg.abc_tier_codes(values, shares=shares)
+        codes = seg.abc_tier_codes(values, shares=shares, ascending=ascending)
         assert np.array_equal(codes, _sorted_abc_codes(values, shares)), shares
     # Whole numbers (days, counts) take the histogram path: the same definition holds.
     days = rng.integers(-3, 60, size=size).astype(float)
     for bins in (3, 5, 10):
-        assert np.array_equal(seg.quantile_scores(values, bins=bins), _sorted_quantile_scores(values, bins)), bins
+        scores = seg.quantile_scores(values, bins=bins, ascending=ascending)
+        assert np.array_equal(scores, _sorted_quantile_scores(values, bins)), bins
         assert np.array_equal(seg.quantile_scores(days, bins=bins), _sorted_quantile_scores(days, bins)), bins
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_one_shared_sort_gives_the_same_tiers_scores_and_curve_as_partitions(seed):
-    rng = np.random.default_rng(seed)
-    size = int(rng.integers(1, 3000))
-    values = rng.choice([0.0, 9.99, 19.5, 100.0, rng.random() * 1e3], size=size) + (seed % 2) * rng.random(size)
-    values[rng.integers(0, size)] = np.nan
-    ascending = seg.sorted_values(values)
-    for shares in ((0.2, 0.3, 0.3, 0.2), (0.5, 0.5), (1.0,)):
-        assert np.array_equal(
-            seg.abc_tier_codes(values, shares=shares, ascending=ascending), _sorted_abc_codes(values, shares)
-        ), shares
-    for bins in (3, 5, 10):
-        assert np.array_equal(
-            seg.quantile_scores(values, bins=bins, ascending=ascending), _sorted_quantile_scores(values, bins)
-        ), bins
-    shared = seg.pareto_curve(values, points=100, ascending=ascending).column("value_share").to_numpy()
+def test_the_pareto_curve_from_a_shared_sort_equals_the_partitioned_one():
+    rng = np.random.default_rng(5)
+    values = rng.choice([0.0, 9.99, 19.5, 100.0], size=3000) + rng.random(3000)
+    values[17] = np.nan
+    shared = seg.pareto_curve(values, points=100, ascending=seg.sorted_values(values)).column("value_share").to_numpy()
     partitioned = seg.pareto_curve(values, points=100).column("value_share").to_numpy()
     assert np.allclose(shared, partitioned, rtol=1e-12)
     assert not np.isnan(shared).any()

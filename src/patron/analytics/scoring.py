@@ -7,8 +7,8 @@
 3. fit: BG/NBD (or Pareto/NBD) on the compressed (x, t_x, T) rows and Gamma-Gamma on repeat buyers;
 4. predict: P(alive), expected purchases, expected spend and CLV, vectorised over distinct rows;
 5. segments: ABC tiers, Pareto curve, RFM, lifecycle classes (``patron.analytics.segments``);
-   Gamma-Gamma and the ranking into tiers and RFM scores run on helper threads while the transaction
-   model is fitted;
+   Gamma-Gamma (3) and the ranking of customers (5) run on helper threads while the transaction model is
+   fitted;
 6. monthly (optional): monthly ARPU tiers and their transitions.
 
 A model that cannot be fitted leaves its columns null and says why in ``warnings``: numbers from a
@@ -461,7 +461,19 @@ def _value_of(
     return np.nan_to_num(predictions["clv"].to_numpy(zero_copy_only=False), nan=0.0)
 
 
-def _ranks(summary: pa.Table, value: np.ndarray | None, *, settings: seg.SegmentSettings) -> dict[str, Any]:
+@dataclass
+class _Ranks:
+    """What segments need of customers ranked: RFM scores and segments, revenue sorted, and (unless they wait
+    for CLV) ABC tier codes and the Pareto curve."""
+
+    rfm: tuple[np.ndarray, np.ndarray, np.ndarray]
+    rfm_codes: np.ndarray
+    revenue_ascending: np.ndarray
+    tier_codes: np.ndarray | None = None
+    pareto: pa.Table | None = None
+
+
+def _ranks(summary: pa.Table, value: np.ndarray | None, *, settings: seg.SegmentSettings) -> _Ranks:
     """Return RFM scores and segment codes, and (given ``value``) ABC tier codes and the Pareto curve.
 
     None of this needs a model unless the value is CLV, so ``score`` runs it on a second thread while the
@@ -478,17 +490,16 @@ def _ranks(summary: pa.Table, value: np.ndarray | None, *, settings: seg.Segment
         bins=settings.rfm_bins,
         monetary_ascending=revenue_ascending,
     )
-    ranks: dict[str, Any] = {
-        "rfm": (r, f, m),
-        "rfm_codes": seg.rfm_segment_codes(r, f, bins=settings.rfm_bins),
-        "revenue_ascending": revenue_ascending,
-    }
+    ranks = _Ranks((r, f, m), seg.rfm_segment_codes(r, f, bins=settings.rfm_bins), revenue_ascending)
     if value is not None:
-        ranks |= _tiers(value, settings=settings, ascending=revenue_ascending if settings.abc_value == "revenue" else None)
+        ascending = revenue_ascending if settings.abc_value == "revenue" else None
+        ranks.tier_codes, ranks.pareto = _tiers(value, settings=settings, ascending=ascending)
     return ranks
 
 
-def _tiers(value: np.ndarray, *, settings: seg.SegmentSettings, ascending: np.ndarray | None) -> dict[str, Any]:
+def _tiers(
+    value: np.ndarray, *, settings: seg.SegmentSettings, ascending: np.ndarray | None
+) -> tuple[np.ndarray, pa.Table]:
     """Return ABC tier codes and the Pareto curve of ``value`` (``ascending``: its values already sorted)."""
     # Only cumulative ABC tiers need every customer ranked (a stable sort); share tiers cut a plain sort.
     order = seg.rank_by_value(value) if settings.abc_method == "cumulative" else None
@@ -502,24 +513,24 @@ def _tiers(value: np.ndarray, *, settings: seg.SegmentSettings, ascending: np.nd
         order=order,
         ascending=ascending,
     )
-    pareto = seg.pareto_curve(value, points=settings.pareto_points, order=order, ascending=ascending)
-    return {"tier_codes": tier_codes, "pareto": pareto}
+    return tier_codes, seg.pareto_curve(value, points=settings.pareto_points, order=order, ascending=ascending)
 
 
 def _segments(
     summary: pa.Table,
     predictions: dict[str, pa.Array],
-    ranks: dict[str, Any],
+    ranks: _Ranks,
     *,
     settings: seg.SegmentSettings,
     margin: float,
     warnings: list[str],
 ) -> tuple[dict[str, pa.Array], pa.Table]:
     """Return the segment columns (as Arrow columns) and the Pareto curve, completing ``ranks``."""
-    if "tier_codes" not in ranks:
+    tier_codes, pareto = ranks.tier_codes, ranks.pareto
+    if tier_codes is None or pareto is None:
         value = _value_of(summary, predictions, settings=settings, margin=margin, warnings=warnings)
         assert value is not None
-        ranks = ranks | _tiers(value, settings=settings, ascending=None)
+        tier_codes, pareto = _tiers(value, settings=settings, ascending=None)
     revenue = summary.column("total_revenue").to_numpy()
     frequency = summary.column("frequency").to_numpy()
     first = pc.cast(summary.column("first_purchase"), pa.int32()).to_numpy()
@@ -539,20 +550,20 @@ def _segments(
         p_alive=None if p_alive.null_count == len(p_alive) else p_alive.to_numpy(zero_copy_only=False),
         predicted_value=None if predicted.null_count == len(predicted) else predicted.to_numpy(zero_copy_only=False),
         rules=rules,
-        revenue_ascending=ranks["revenue_ascending"],
+        revenue_ascending=ranks.revenue_ascending,
     )
     strategies = [rules.strategies[name] for name in seg.LIFECYCLE_CLASSES]
-    r, f, m = ranks["rfm"]
+    r, f, m = ranks.rfm
     columns = {
-        "abc_tier": _labels(ranks["tier_codes"], seg.TIER_NAMES),
+        "abc_tier": _labels(tier_codes, seg.TIER_NAMES),
         "rfm_r": pa.array(r, pa.int8()),
         "rfm_f": pa.array(f, pa.int8()),
         "rfm_m": pa.array(m, pa.int8()),
-        "rfm_segment": _labels(ranks["rfm_codes"], seg.RFM_SEGMENTS),
+        "rfm_segment": _labels(ranks.rfm_codes, seg.RFM_SEGMENTS),
         "lifecycle_class": _labels(lifecycle_codes, seg.LIFECYCLE_CLASSES),
         "lifecycle_strategy": _labels(lifecycle_codes, strategies),
     }
-    return columns, ranks["pareto"]
+    return columns, pareto
 
 
 def _labels(codes: np.ndarray, names: Any) -> pa.Array:

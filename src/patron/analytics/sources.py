@@ -682,7 +682,8 @@ def _from_arrow(table: pa.Table, columns: Columns, backend: BaseBackend, date_fo
     ibis_table = register_arrow(backend, normalised, prefix="patron_orders")
     has_amount, has_product = "amount" in picked, "product_group" in picked
     return Transactions(
-        _normalise(ibis_table, has_amount=has_amount, has_product=has_product),
+        # normalise_arrow has trimmed the ids already.
+        _normalise(ibis_table, has_amount=has_amount, has_product=has_product, trim_ids=False),
         backend,
         "the table",
         has_amount,
@@ -690,8 +691,6 @@ def _from_arrow(table: pa.Table, columns: Columns, backend: BaseBackend, date_fo
         labels,
         None,
         validated=True,
-        # normalise_arrow has trimmed the ids already.
-        untrimmed=_normalise(ibis_table, has_amount=has_amount, has_product=has_product, trim_ids=False),
     )
 
 

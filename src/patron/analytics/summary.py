@@ -302,8 +302,8 @@ def summary_aggregates(
     check_missing = transactions is None or not getattr(transactions, "validated", False)
     backend = table._find_backend(use_default=True)
 
-    def compute() -> pa.Table:
-        """Run the aggregation, first finding the observation end when it was not given."""
+    def compute(table: ir.Table) -> pa.Table:
+        """Aggregate ``table``, first finding the observation end when it was not given."""
         nonlocal end
         if end is None:
             # The default end (last date) is needed before the windows can be written; keep the
@@ -347,16 +347,11 @@ def summary_aggregates(
         return to_arrow(_with_products(aggregates, table, transactions, end, time_unit, integer_periods))
 
     untrimmed = transactions.untrimmed if transactions is not None else None
-    if untrimmed is None:
-        raw = run(transactions, compute)
-    else:
-        # Ids as read group the same customers as trimmed ids unless some id is padded with spaces, and such
-        # an id would be among the results: only then is the query run again on trimmed ids.
-        table, trimmed = untrimmed, table
-        raw = run(transactions, compute)
-        if _has_padded_ids(raw.column("customer_id")):
-            table = trimmed
-            raw = run(transactions, compute)
+    # Ids as read group the same customers as trimmed ids unless some id is padded with spaces, and such an id
+    # would be among the results: only then is the query run again on trimmed ids.
+    raw = run(transactions, lambda: compute(table if untrimmed is None else untrimmed))
+    if untrimmed is not None and _has_padded_ids(raw.column("customer_id")):
+        raw = run(transactions, lambda: compute(table))
     assert end is not None
     _check_raw(raw, transactions, check_missing)
     return raw, end
@@ -475,7 +470,6 @@ def finish_summary(
     with np.errstate(divide="ignore", invalid="ignore"):
         trend = last_6m / previous_6m
     trend -= 1.0
-    trend[~has_previous] = -1.0  # masked out below; the value is what the masked division used to leave
     if "product_groups" in raw.column_names:
         products = pc.cast(pc.fill_null(raw.column("product_groups"), 0), pa.int64())
     else:
