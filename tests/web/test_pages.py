@@ -13,7 +13,15 @@ from django.utils import timezone
 from patron.core.models import ApiToken, Role
 from patron.customers.models import LifecycleStage
 from patron.engagement.models import Channel, Interaction, Severity, TicketStatus
-from tests.factories import AccountFactory, ContactFactory, InteractionFactory, TeamFactory, TicketFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    DealFactory,
+    InteractionFactory,
+    TeamFactory,
+    TicketFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +178,7 @@ def test_accounts_list_links_to_the_csv_export_of_what_it_shows(client_for, admi
         reverse("customers:account_list"), {"q": "acme", "owner_id": member.pk, "country": "de"}
     )
     export = urlsplit(response.context["export_url"])
-    assert export.path == "/api/v1/accounts/export.csv"
+    assert export.path == reverse("customers:account_export")
     assert parse_qs(export.query) == {"q": ["acme"], "owner_id": [str(member.pk)], "country": ["DE"], "order": ["name"]}
     assert response.context["export_url"].replace("&", "&amp;") in response.content.decode()
 
@@ -190,6 +198,22 @@ def test_accounts_list_refuses_a_forged_cursor(client_for, admin_user):
 
 
 # Account 360
+
+
+def test_account_page_lists_open_deals_first_then_the_latest_closed_on_every_database(client_for, admin_user):
+    holder = AccountFactory(owner=admin_user)
+    day = dt.date(2025, 1, 1)
+    for i in range(55):
+        DealFactory(account=holder, name=f"Closed {i:02d}", stage="won", closed_on=day + dt.timedelta(days=i))
+    DealFactory(account=holder, name="Open, no date")
+    DealFactory(account=holder, name="Open, soon", expected_close=day)
+    DealFactory(account=holder, name="Open, later", expected_close=day + dt.timedelta(days=30))
+    response = client_for(admin_user).get(reverse("customers:account_detail", args=[holder.pk]))
+    names = [d.name for d in response.context["deals"]]
+    assert names[:4] == ["Open, soon", "Open, later", "Open, no date", "Closed 54"]
+    assert len(names) == 50 and names[-1] == "Closed 08"
+    body = response.content.decode()
+    assert "Showing 50 deals" in body and f"{reverse('api:deal-export')}?account_id={holder.pk}" in body
 
 
 def test_account_page_shows_facts_contacts_deals_subscriptions_and_timeline(client_for, member, account):

@@ -7,6 +7,7 @@ from patron.customers import views
 app_name = "customers"
 urlpatterns = [
     path("accounts/", views.account_list, name="account_list"),
+    path("accounts/export.csv", views.account_export, name="account_export"),
     path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
     path("accounts/<int:pk>/timeline/", views.account_timeline, name="account_timeline"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact_detail"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -13,8 +14,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Sum
-from django.http import HttpResponse
+from django.db.models import F, Sum
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,10 +24,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from patron.core.api import schema_columns
 from patron.core.http import AuthedRequest
 from patron.core.models import Team
+from patron.core.services import export_rows
 from patron.customers import services
 from patron.customers.models import Account, LifecycleStage
+from patron.customers.schemas import AccountOut
 from patron.engagement import services as engagement
 from patron.engagement.models import Channel, TicketStatus
 from patron.feedback import services as feedback
@@ -54,6 +59,15 @@ TIMELINE_KIND_LABELS = [
     ("survey", gettext_lazy("Surveys")),
 ]
 OPEN_TICKET_STATUSES = [TicketStatus.OPEN, TicketStatus.PENDING]
+#: How many deals and subscriptions the account page lists.
+SHORT_LIST = 50
+# Open deals first, soonest expected close first; then closed deals, newest first. NULLs are placed explicitly
+# because SQLite sorts them first and PostgreSQL last, which put old closed deals ahead of open ones there.
+DEAL_ORDER = (
+    F("closed_on").desc(nulls_first=True),
+    F("expected_close").asc(nulls_last=True),
+    "-id",
+)
 
 
 def _people() -> list[Any]:
@@ -91,47 +105,91 @@ class AccountFilterForm(forms.Form):
         return {k: v for k, v in cleaned.items() if v not in (None, "")}
 
 
+class AccountQuery:
+    """The accounts list's filters, search and sort read from a request, shared by the page and its CSV export."""
+
+    def __init__(self, params: Any, *, people: list[Any], teams: list[Team]):
+        self.form = AccountFilterForm(params, people=people, teams=teams)
+        chosen = self.form.values()
+        self.order: str = chosen.pop("order", "name")
+        self.search: str | None = chosen.pop("q", None)
+        if "country" in chosen:
+            chosen["country"] = chosen["country"].upper()
+        #: Narrowing by the latest scoring run: tier, lifecycle class, RFM segment.
+        self.by_value = {
+            "tier": chosen.pop("value_tier", None),
+            "lifecycle_class": chosen.pop("lifecycle_class", None),
+            "rfm_segment": chosen.pop("rfm_segment", None),
+        }
+        #: Account field lookups (owner, team, industry, country, lifecycle stage).
+        self.account_filters = chosen
+
+    @property
+    def by_score(self) -> bool:
+        """Tell whether the sort is by a score of the latest run (CLV, P(alive)) rather than an account field."""
+        return self.order.lstrip("-") in VALUE_ORDERS
+
+    def page(self, user: Any, cursor: str | None, limit: int) -> Any:
+        """Return one keyset page of the accounts, each with its latest score as ``value_score`` (or None)."""
+        if self.by_score:
+            return value.accounts_by_value(
+                user,
+                order=self.order,
+                cursor=cursor,
+                limit=limit,
+                account_filters=self.account_filters,
+                search=self.search,
+                **self.by_value,
+            )
+        page = services.accounts.list(
+            user,
+            filters=value.account_value_q(self.account_filters, **self.by_value),
+            search=self.search,
+            order=self.order,
+            cursor=cursor,
+            limit=limit,
+        )
+        scores = value.latest_scores_for([a.pk for a in page.items])
+        for account in page.items:
+            account.value_score = scores.get(account.pk)
+        return page
+
+    def rows(self, user: Any, chunk: int = 1000) -> Iterator[Any]:
+        """Yield every matching account in the list's order, page after page (an export never loads them all)."""
+        cursor = None
+        while True:
+            page = self.page(user, cursor, chunk)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def query(self) -> dict[str, Any]:
+        """Return the URL parameters that give this list again (without a cursor)."""
+        given = {**self.account_filters}
+        given.update({f"value_{k}" if k == "tier" else k: v for k, v in self.by_value.items() if v})
+        return {**given, **({"q": self.search} if self.search else {}), "order": self.order}
+
+    @property
+    def filtered(self) -> bool:
+        """Tell whether anything narrows the list."""
+        return bool(self.account_filters or self.search or any(self.by_value.values()))
+
+
 @login_required
 def account_list(request: AuthedRequest) -> HttpResponse:
     """List the accounts the user may see: search, filters, sorting and a keyset "next page"."""
     people = _people()
     teams = list(Team.objects.order_by("name"))
-    form = AccountFilterForm(request.GET, people=people, teams=teams)
-    chosen = form.values()
-    order = chosen.pop("order", "name")
-    search = chosen.pop("q", None)
-    if "country" in chosen:
-        chosen["country"] = chosen["country"].upper()
-    by_value = {
-        "tier": chosen.pop("value_tier", None),
-        "lifecycle_class": chosen.pop("lifecycle_class", None),
-        "rfm_segment": chosen.pop("rfm_segment", None),
-    }
+    wanted = AccountQuery(request.GET, people=people, teams=teams)
     visible = services.accounts.filtered(request.user)
-    cursor = request.GET.get("cursor")
-    if order.lstrip("-") in VALUE_ORDERS:
-        page = value.accounts_by_value(
-            request.user, order=order, cursor=cursor, limit=PAGE_SIZE, account_filters=chosen, search=search, **by_value
-        )
-    else:
-        page = services.accounts.list(
-            request.user,
-            filters=value.account_value_q(chosen, **by_value),
-            search=search,
-            order=order,
-            cursor=cursor,
-            limit=PAGE_SIZE,
-        )
-    scores = value.latest_scores_for([a.pk for a in page.items if getattr(a, "value_score", None) is None])
-    for account in page.items:
-        account.value_score = getattr(account, "value_score", None) or scores.get(account.pk)
-    chosen.update({f"value_{k}" if k == "tier" else k: v for k, v in by_value.items() if v})
+    page = wanted.page(request.user, request.GET.get("cursor"), PAGE_SIZE)
     by_id = {u.pk: u for u in people}
     team_by_id = {t.pk: t for t in teams}
     rows = [(a, by_id.get(a.owner_id), team_by_id.get(a.team_id)) for a in page.items]
-    query = {**chosen, **({"q": search} if search else {}), "order": order}
+    query = wanted.query()
     context = {
-        "form": form,
+        "form": wanted.form,
         "rows": rows,
         "page": page,
         "people": people,
@@ -143,13 +201,40 @@ def account_list(request: AuthedRequest) -> HttpResponse:
         "lifecycle_classes": value.lifecycle_choices(),
         "rfm_segments": value.rfm_choices(),
         "orders": ACCOUNT_ORDERS,
-        "filtered": bool(chosen or search),
+        "filtered": wanted.filtered,
         "is_first_page": not request.GET.get("cursor"),
         "next_url": f"?{urlencode({**query, 'cursor': page.next_cursor})}" if page.next_cursor else "",
         "first_url": f"?{urlencode(query)}",
-        "export_url": f"{reverse('api:account-export')}?{urlencode(query)}",
+        "export_url": f"{reverse('customers:account_export')}?{urlencode(query)}",
     }
     return render(request, "customers/account_list.html", context)
+
+
+#: The export's columns: the API's account columns, then the latest run's scores that the list shows or sorts by.
+EXPORT_COLUMNS = {
+    **schema_columns(AccountOut),
+    "value_tier": "value_score.abc_tier",
+    "lifecycle_class": "value_score.lifecycle_class",
+    "rfm_segment": "value_score.rfm_segment",
+    "clv": "value_score.clv",
+    "p_alive": "value_score.p_alive",
+    "expected_purchases": "value_score.expected_purchases",
+}
+
+
+@login_required
+def account_export(request: AuthedRequest) -> HttpResponseBase:
+    """Stream the accounts list as CSV: the same filters, value filters, search and sort as the page shows."""
+    wanted = AccountQuery(request.GET, people=_people(), teams=list(Team.objects.order_by("name")))
+    if not wanted.form.is_valid():
+        # The page drops an invalid filter and says so; a file cannot, so refuse rather than export more rows.
+        problems = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in wanted.form.errors.items())
+        return HttpResponse(problems, status=400, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(
+        export_rows(wanted.rows(request.user), EXPORT_COLUMNS), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="accounts-{timezone.localdate().isoformat()}.csv"'
+    return response
 
 
 def _distinct(qs: Any, field: str) -> list[str]:
@@ -252,13 +337,14 @@ def account_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "deals": list(
             pipeline.deals.filtered(user, filters={"account_id": account.pk})
             .select_related("owner")
-            .order_by("closed_on", "expected_close", "-id")[:50]
+            .order_by(*DEAL_ORDER)[:SHORT_LIST]
         ),
         "subscriptions": list(
             services.subscriptions.filtered(user, filters={"account_id": account.pk})
             .select_related("product")
-            .order_by("status", "renews_on", "id")[:50]
+            .order_by("status", F("renews_on").asc(nulls_last=True), "id")[:SHORT_LIST]
         ),
+        "short_list": SHORT_LIST,
         "interaction_form": InteractionForm(contacts=contact_choices(contact_list)),
         **timeline_context(user, account, request.GET),
     }
