@@ -24,7 +24,8 @@ class Page:
     next_cursor: str | None
 
 
-def _encode(order: str, value: Any, pk: int) -> str:
+def encode_cursor(order: str, value: Any, pk: int) -> str:
+    """Return the opaque cursor of the row with sort ``value`` and id ``pk`` in a list sorted by ``order``."""
     raw = json.dumps([order, None if value is None else str(value), pk], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -71,4 +72,4 @@ def keyset_page(
         return Page(rows, None)
     rows = rows[:limit]
     last = rows[-1]
-    return Page(rows, _encode(order, getattr(last, field.attname), last.pk))
+    return Page(rows, encode_cursor(order, getattr(last, field.attname), last.pk))
