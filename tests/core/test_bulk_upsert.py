@@ -125,7 +125,7 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_true(api_for, member, acm
 def test_the_same_external_id_twice_in_one_request_is_refused(api_for, member, acme):
     response = upsert(api_for(member), "orders", [LINES["orders"](1), LINES["orders"](2), LINES["orders"](1)])
     assert response.status_code == 422
-    assert response.json()["message"] == "Line 3: external_id: 'O-1' was already given on line 1."
+    assert response.json()["message"] == "Line 3: external_id: “O-1” was already given on line 1."
     assert not Order.objects.exists()
 
 

@@ -34,7 +34,7 @@ def test_an_email_stored_with_capitals_still_blocks_the_same_address(admin_user)
     with pytest.raises(Conflict) as caught:
         customers.contacts.create(admin_user, {"account_id": account.pk, "email": "ann@example.com"})
     assert caught.value.field == "email"
-    assert caught.value.message == "email: a contact with email 'ann@example.com' already exists."
+    assert caught.value.message == "email: another contact already has email “ann@example.com”."
 
 
 def test_the_same_email_twice_in_one_upsert_is_refused(admin_user):
@@ -45,7 +45,7 @@ def test_the_same_email_twice_in_one_upsert_is_refused(admin_user):
     ]
     with pytest.raises(Conflict) as caught:
         customers.contacts.upsert(admin_user, rows)
-    assert caught.value.message.startswith("Row 2: email: 'ann@example.com' is given twice")
+    assert caught.value.message.startswith("Row 2: email: “ann@example.com” is given twice")
 
 
 def test_an_empty_external_id_is_stored_as_none_so_many_rows_may_lack_one(admin_user):

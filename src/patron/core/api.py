@@ -22,21 +22,25 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import URLPattern
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.urls import URLPattern, re_path
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from ninja import FilterSchema, NinjaAPI, Query, Router, Schema, Status
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.operation import Operation
+from ninja.params.models import BodyModel, QueryModel
+from ninja.parser import Parser
 from ninja.security import APIKeyHeader, HttpBearer, django_auth
-from pydantic import AliasPath, ConfigDict, PlainSerializer, TypeAdapter, create_model
+from pydantic import AliasPath, BaseModel, ConfigDict, PlainSerializer, TypeAdapter, create_model
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
 
-from patron.core import schemas
-from patron.core.models import ApiToken, User, hash_token
+from patron.core import people, schemas
+from patron.core.models import ApiToken, Role, User, hash_token
 from patron.core.permissions import Expiring
 from patron.core.services import Records, RowReader, create_token, export_rows, revoke_token, tokens_of, user_for_token
 from patron.errors import Invalid, PatronError
@@ -123,6 +127,23 @@ class TokenHeaderAuth(APIKeyHeader):
         return TokenAuth().authenticate(request, key) if key else None
 
 
+class JsonBody(Parser):
+    """Reads request bodies as JSON, and says where a body that is not JSON goes wrong (422 naming the body)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        """Return the parsed body, or raise Invalid with the parser's line and column."""
+        try:
+            return json.loads(request.body)
+        except json.JSONDecodeError as exc:
+            raise Invalid(
+                _("The request body is not valid JSON: %(reason)s (line %(line)s, column %(column)s).")
+                % {"reason": exc.msg, "line": exc.lineno, "column": exc.colno},
+                field="body",
+            ) from None
+        except UnicodeDecodeError:
+            raise Invalid(_("The request body is not UTF-8 text."), field="body") from None
+
+
 api = NinjaAPI(
     title="Patron API",
     version="1",
@@ -131,6 +152,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=[TokenAuth(), TokenHeaderAuth(), django_auth],
     docs_url="/docs",
+    parser=JsonBody(),
 )
 
 
@@ -170,12 +192,167 @@ def roll_back_request(request: HttpRequest) -> None:
         transaction.set_rollback(True)
 
 
+def error_response(request: HttpRequest, body: dict[str, Any], status: int) -> HttpResponse:
+    """Return an error body as JSON in the API's shape, for errors raised outside a route (405, unknown paths)."""
+    return api.create_response(request, body, status=status)
+
+
+def json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Answer a method a path does not take with a JSON 405 (keeping its Allow header), not django-ninja's text."""
+
+    @functools.wraps(view)
+    def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = response["Allow"]
+        message = _("%(method)s is not allowed here; use %(allowed)s.") % {
+            "method": request.method,
+            "allowed": allowed,
+        }
+        answer = error_response(request, {"error": "method_not_allowed", "message": message}, 405)
+        answer["Allow"] = allowed
+        return answer
+
+    return run
+
+
+@csrf_exempt
+def unknown_path(request: HttpRequest, path: str) -> HttpResponse:
+    """Answer a path under /api/v1/ that no route takes with a JSON 404 instead of Django's HTML page.
+
+    Exempt from the CSRF check, as django-ninja's routes are: a token client's POST has no CSRF cookie, and would
+    otherwise get Django's HTML 403 instead of the 404.
+    """
+    message = _("There is no API route at %(path)s.") % {"path": request.path}
+    return error_response(request, {"error": "not_found", "message": message}, 404)
+
+
+def query_names(operation: Operation) -> frozenset[str] | None:
+    """Return the query parameters an operation reads, or None when it reads none (it takes no query model)."""
+    names: set[str] = set()
+    found = False
+    for model in operation.models:
+        if issubclass(model, QueryModel):
+            found = True
+            flat = getattr(model, "__ninja_flatten_map__", None)
+            names |= set(flat) if flat else {info.alias or name for name, info in model.model_fields.items()}
+    return frozenset(names) if found else None
+
+
+def refuse_unknown_query(model: type[QueryModel], allowed: frozenset[str]) -> None:
+    """Make a route's query model refuse parameters the route does not read (422 naming the first).
+
+    A misspelt or unsupported filter (``?ordered_at__gte=``) used to be dropped, so a list or an export quietly
+    returned every row. The check runs where django-ninja reads the query, after authentication.
+    """
+    read = model.get_request_data
+
+    def get_request_data(cls: type[QueryModel], request: HttpRequest, api: NinjaAPI, path_params: Any) -> Any:
+        unknown = [name for name in request.GET if name not in allowed]
+        if unknown:
+            raise Invalid(
+                _("Unknown query parameter “%(name)s”; this route reads %(names)s.")
+                % {"name": unknown[0], "names": ", ".join(sorted(allowed))},
+                field=unknown[0],
+                details=[{"field": name, "message": _("unknown query parameter")} for name in unknown],
+            )
+        return read(request, api, path_params)
+
+    model.get_request_data = classmethod(get_request_data)  # type: ignore[method-assign,assignment]
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    """Return the schemas and list types an annotation may hold a value of (through Optional and Union)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _models_in(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [found for arg in get_args(annotation) for found in _models_in(arg)]
+    if origin is list or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return [annotation]
+    return []
+
+
+def unknown_fields(annotation: Any, value: Any, path: tuple[str, ...] = ()) -> Iterator[str]:
+    """Yield the dotted paths of the keys in ``value`` that the schema in ``annotation`` has no field for."""
+    kinds = _models_in(annotation)
+    if isinstance(value, list):
+        items = [k for k in kinds if get_origin(k) is list]
+        if len(items) == 1:
+            (item,) = get_args(items[0]) or (Any,)
+            for index, element in enumerate(value):
+                yield from unknown_fields(item, element, (*path, str(index)))
+        return
+    schemas_ = [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
+    if not isinstance(value, dict) or len(schemas_) != 1:
+        return
+    model = schemas_[0]
+    if model.model_config.get("extra") == "allow":
+        return
+    known: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        known[name] = info.annotation
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                known[alias] = info.annotation
+    for key, item in value.items():
+        if key not in known:
+            yield ".".join((*path, str(key)))
+        else:
+            yield from unknown_fields(known[key], item, (*path, str(key)))
+
+
+def refuse_unknown_fields(model: type[BodyModel]) -> None:
+    """Make a route's JSON body refuse fields its schema does not have (422 naming the first), nested ones too.
+
+    Pydantic drops them silently, so a misspelt field (``colour``) or a read-only one (``id``, ``created_at``)
+    looked saved and was not. Checked on the parsed body, so every route's own schema stays as it is.
+    """
+    read = model.get_request_data
+    single = getattr(model, "__read_from_single_attr__", None)
+
+    def get_request_data(cls: type[BodyModel], request: HttpRequest, api: NinjaAPI, path_params: Any) -> Any:
+        data = read(request, api, path_params)
+        if isinstance(data, dict):
+            if single:
+                # The body is one schema, read into the route's one body argument.
+                unknown = list(unknown_fields(model.model_fields[single].annotation, data.get(single)))
+            else:
+                unknown = list(unknown_fields(model, data))
+            if unknown:
+                raise Invalid(
+                    _("“%(field)s” is not a field you can send here.") % {"field": unknown[0]},
+                    field=unknown[0],
+                    details=[{"field": name, "message": _("unknown field")} for name in unknown],
+                )
+        return data
+
+    model.get_request_data = classmethod(get_request_data)  # type: ignore[method-assign,assignment]
+
+
+def check_unknown_input(operation: Operation) -> None:
+    """Make one route refuse query parameters it does not read and body fields its schema does not have."""
+    allowed = query_names(operation)
+    for model in operation.models:
+        if allowed is not None and issubclass(model, QueryModel):
+            refuse_unknown_query(model, allowed)
+        elif issubclass(model, BodyModel) and not hasattr(model, "__ninja_body_params__"):
+            refuse_unknown_fields(model)
+
+
 def api_urls() -> tuple[list[Any], str, str]:
-    """Return the API's URL patterns for ``include``, each view running its writes in one transaction."""
+    """Return the API's URL patterns for ``include``: writes in one transaction, every error JSON in one shape."""
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
         if isinstance(pattern, URLPattern):
-            pattern.callback = atomic_writes(pattern.callback)
+            pattern.callback = json_not_allowed(atomic_writes(pattern.callback))
+    # django-ninja keeps its routers (with every operation) only in a private attribute.
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                check_unknown_input(operation)
+    patterns = [*patterns, re_path(r"^(?P<path>.*)$", unknown_path, name="unknown")]
     return patterns, app_name, namespace
 
 
@@ -203,13 +380,24 @@ def payload_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRespon
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     """Unknown paths and ids are a 404 in the same shape as every other error."""
     roll_back_request(request)
-    return api.create_response(request, {"error": "not_found", "message": str(exc) or "Not found."}, status=404)
+    return api.create_response(request, {"error": "not_found", "message": str(exc) or _("Not found.")}, status=404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """django-ninja's own errors (an unreadable body, a failed CSRF check) in the same shape as Patron's."""
+    if isinstance(exc.__cause__, PatronError):
+        return patron_error(request, exc.__cause__)
+    roll_back_request(request)
+    code = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    body = {"error": code.get(exc.status_code, "error"), "message": str(exc.message)}
+    return api.create_response(request, body, status=exc.status_code)
 
 
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     """Requests without valid credentials are a 401."""
-    body = {"error": "unauthenticated", "message": "Sign in or send a valid API token."}
+    body = {"error": "unauthenticated", "message": _("Sign in or send a valid API token.")}
     return api.create_response(request, body, status=401)
 
 
@@ -416,6 +604,14 @@ def iter_ndjson(request: HttpRequest, schema: type[Schema]) -> Iterator[tuple[in
                 raise Invalid(
                     _("Line %(line)s: each line must be one JSON object.") % {"line": number}, details=[{"row": number}]
                 )
+            unknown = next(unknown_fields(schema, row), None)
+            if unknown is not None:
+                raise Invalid(
+                    _("Line %(line)s: “%(field)s” is not a field you can send here.")
+                    % {"line": number, "field": unknown},
+                    field=unknown,
+                    details=[{"row": number, "field": unknown}],
+                )
             yield number, schema.model_validate(row).model_dump(exclude_unset=True)
         except json.JSONDecodeError as exc:
             raise Invalid(
@@ -430,6 +626,15 @@ def iter_ndjson(request: HttpRequest, schema: type[Schema]) -> Iterator[tuple[in
             raise Invalid(
                 f"Line {number}: {where}: {error['msg']}", field=where, details=[{"row": number, "field": where}]
             ) from None
+
+
+def with_article(noun: str) -> str:
+    """Return an English noun with its indefinite article ("an account", "a deal"), for the OpenAPI summaries.
+
+    The summaries are English documentation, read at start-up: the verbose name is taken untranslated. A leading
+    "u" takes "a" (a user, a unit): no record type here starts with a "u" sounded as a vowel.
+    """
+    return f"{'an' if noun[:1].lower() in 'aeio' else 'a'} {noun}"
 
 
 def crud_routes(
@@ -462,6 +667,7 @@ def crud_routes(
     kind = meta.model_name
     columns = schema_columns(out)
     file_stem = slugify(str(meta.verbose_name_plural))
+    noun = with_article(str(meta.verbose_name))
 
     @router.get(
         "",
@@ -528,19 +734,17 @@ def crud_routes(
         found = records.get(current_user(request), pk)
         return one_writer.response(found) if one_writer else found
 
-    @router.post("", response={201: one}, summary=f"Create a {meta.verbose_name}", operation_id=f"create_{kind}")
+    @router.post("", response={201: one}, summary=f"Create {noun}", operation_id=f"create_{kind}")
     def create_row(request: HttpRequest, payload: create_in) -> Any:  # type: ignore[valid-type]
         """Create a record; references may use the other record's id or its `…_external_id`."""
         return Status(201, create(current_user(request), payload.model_dump(exclude_unset=True)))  # type: ignore[attr-defined]
 
-    @router.patch("/{int:pk}", response=one, summary=f"Change a {meta.verbose_name}", operation_id=f"update_{kind}")
+    @router.patch("/{int:pk}", response=one, summary=f"Change {noun}", operation_id=f"update_{kind}")
     def update_row(request: HttpRequest, pk: int, payload: update_in) -> Any:  # type: ignore[valid-type]
         """Change the fields given; the change is kept in the record's history."""
         return update(current_user(request), pk, payload.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
 
-    @router.delete(
-        "/{int:pk}", response=Deleted, summary=f"Delete a {meta.verbose_name}", operation_id=f"delete_{kind}"
-    )
+    @router.delete("/{int:pk}", response=Deleted, summary=f"Delete {noun}", operation_id=f"delete_{kind}")
     def delete_row(request: HttpRequest, pk: int) -> Any:
         """Delete a record (members delete only their own: 403 for their team's)."""
         records.delete(current_user(request), pk)
@@ -607,3 +811,65 @@ def add_token(request: HttpRequest, payload: schemas.TokenIn) -> Any:
 def remove_token(request: HttpRequest, token_id: int) -> Any:
     """Revoke one of the signed-in user's tokens; clients using it are refused from now on."""
     return revoke_token(current_user(request), token_id)
+
+
+# Users and teams, for the owner_id and team_id that records are filtered by and sent with
+
+
+def _check_page_size(limit: int) -> None:
+    if not 1 <= limit <= settings.PATRON_MAX_PAGE_SIZE:
+        raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": settings.PATRON_MAX_PAGE_SIZE}, field="limit")
+
+
+@api.get(
+    "/users",
+    response=schemas.UserPage,
+    tags=["users and teams"],
+    summary="List the users you may see",
+    operation_id="list_user",
+    url_name="user-list",
+)
+def list_users(
+    request: HttpRequest,
+    q: str | None = None,
+    team_id: int | None = None,
+    role: Role | None = None,
+    active: bool | None = None,
+    order: str | None = None,
+    cursor: str | None = None,
+    limit: int = settings.PATRON_PAGE_SIZE,
+) -> Any:
+    """Return one page of users (admins: all; others: themselves and their teammates), sorted by username or id."""
+    _check_page_size(limit)
+    found = people.list_users(
+        current_user(request),
+        search=q,
+        team_id=team_id,
+        role=role,
+        active=active,
+        order=order,
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"items": found.items, "next_cursor": found.next_cursor}
+
+
+@api.get(
+    "/teams",
+    response=schemas.TeamPage,
+    tags=["users and teams"],
+    summary="List the teams you may see",
+    operation_id="list_team",
+    url_name="team-list",
+)
+def list_teams(
+    request: HttpRequest,
+    q: str | None = None,
+    order: str | None = None,
+    cursor: str | None = None,
+    limit: int = settings.PATRON_PAGE_SIZE,
+) -> Any:
+    """Return one page of teams (admins: all; others: their own) with their members, sorted by name or id."""
+    _check_page_size(limit)
+    found = people.list_teams(current_user(request), search=q, order=order, cursor=cursor, limit=limit)
+    return {"items": found.items, "next_cursor": found.next_cursor}

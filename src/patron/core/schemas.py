@@ -12,7 +12,7 @@ from django.utils import timezone
 from ninja import FilterLookup, Schema
 from pydantic import AfterValidator, Field
 
-from patron.core.models import JobFunction, Role
+from patron.core.models import JobFunction, Role, Team, User
 
 
 def in_time_zone(value: datetime) -> datetime:
@@ -62,3 +62,56 @@ class TokenOut(Schema):
 
 class TokenCreated(TokenOut):
     token: str = Field(description="The secret: shown only in this answer; send it as 'Authorization: Bearer …'.")
+
+
+class UserOut(Schema):
+    """A user as API clients see them: enough to pick an ``owner_id`` and to tell who someone is."""
+
+    id: int
+    username: str
+    first_name: str
+    last_name: str
+    full_name: str = Field(description="First and last name, or the username when both are empty.")
+    role: Role
+    active: bool = Field(description="False for users who may no longer sign in.")
+    team_ids: list[int] = Field(description="The ids of the user's teams that you may see.")
+
+    @staticmethod
+    def resolve_full_name(obj: User) -> str:
+        """Return the name shown for the user on pages."""
+        return obj.get_full_name() or obj.username
+
+    @staticmethod
+    def resolve_active(obj: User) -> bool:
+        """Return whether the user may sign in."""
+        return obj.is_active
+
+    @staticmethod
+    def resolve_team_ids(obj: User) -> list[int]:
+        """Return the user's team ids, from the teams the list read along with the users."""
+        return [team.pk for team in obj.teams.all()]
+
+
+class UserPage(Schema):
+    items: list[UserOut]
+    next_cursor: str | None = None
+
+
+class TeamDetailOut(Schema):
+    """A team with its members, for the ``team_id`` a record is shared with."""
+
+    id: int
+    name: str
+    description: str
+    member_count: int
+    member_ids: list[int] = Field(description="The ids of the team's members.")
+
+    @staticmethod
+    def resolve_member_ids(obj: Team) -> list[int]:
+        """Return the members' ids, from the members the list read along with the teams."""
+        return [member.pk for member in obj.members.all()]
+
+
+class TeamPage(Schema):
+    items: list[TeamDetailOut]
+    next_cursor: str | None = None

@@ -93,6 +93,15 @@ def at_row(exc: PatronError, where: str | None, row: int | None) -> PatronError:
     return exc
 
 
+def place(unit: str, number: int) -> str:
+    """Return where a bulk write's row is, in the active language ("Line 3" of NDJSON, "Row 3" of a list)."""
+    if unit == "Line":
+        return _("Line %(line)s") % {"line": number}
+    if unit == "Row":
+        return _("Row %(row)s") % {"row": number}
+    return f"{unit} {number}"
+
+
 @dataclass
 class UpsertResult:
     """What a bulk upsert did: how many rows it created, updated and left as they were."""
@@ -616,7 +625,9 @@ class Records(Generic[M]):
         if order.lstrip("-") not in (*self.orderings, "id"):
             allowed = ", ".join(sorted({*self.orderings, "id"}))
             raise Invalid(
-                f"Cannot sort by '{order}'; choose one of {allowed} (prefix - for descending).", field="order"
+                _("Cannot sort by “%(order)s”; choose one of %(allowed)s (prefix - for descending).")
+                % {"order": order, "allowed": allowed},
+                field="order",
             )
         return order
 
@@ -654,10 +665,18 @@ class Records(Generic[M]):
                 )
                 for d, value in pending:
                     if value not in found:
-                        message = f"{by_external}: no {target._meta.verbose_name} with external id {value!r}."
+                        message = f"{by_external}: " + _("There is no %(label)s with %(lookup)s “%(value)s”.") % {
+                            "label": target._meta.verbose_name,
+                            "lookup": _("external id"),
+                            "value": value,
+                        }
                         raise d.fail(Invalid(message, field=by_external))
                     if d.data.get(f.attname) not in (None, found[value]):
-                        message = f"{by_external}: {value!r} is not {target._meta.verbose_name} {d.data[f.attname]}."
+                        message = f"{by_external}: " + _("“%(value)s” is not the external id of %(label)s %(id)s.") % {
+                            "value": value,
+                            "label": target._meta.verbose_name,
+                            "id": d.data[f.attname],
+                        }
                         raise d.fail(Invalid(message, field=by_external))
                     d.data[f.attname] = found[value]
             ids = {d.data[f.attname] for d in drafts if d.data.get(f.attname) is not None}
@@ -667,7 +686,11 @@ class Records(Generic[M]):
             for d in drafts:
                 value = d.data.get(f.attname)
                 if value is not None and value not in seen:
-                    message = f"{f.attname}: no {target._meta.verbose_name} with id {value}."
+                    message = f"{f.attname}: " + _("There is no %(label)s with %(lookup)s “%(value)s”.") % {
+                        "label": target._meta.verbose_name,
+                        "lookup": "id",
+                        "value": value,
+                    }
                     raise d.fail(Invalid(message, field=f.attname))
 
     @staticmethod
@@ -713,8 +736,8 @@ class Records(Generic[M]):
         q = visibility_q(user, self.model, "change")
         if q is None:
             first = drafts[0]
-            verb = "create" if first.created else "change"
-            raise first.fail(Forbidden(f"You may not {verb} a {self.label.lower()}."))
+            refusal = _("You may not create %(records)s.") if first.created else _("You may not change %(records)s.")
+            raise first.fail(Forbidden(refusal % {"records": self.nouns()}))
         if not q:
             return
         if not rows_checked:
@@ -738,7 +761,8 @@ class Records(Generic[M]):
         for d in moving:
             value = getattr(d.obj, attname)
             if value is not None and value not in allowed:
-                raise d.fail(Forbidden(f"You may not add records to {parent} {value}."))
+                refusal = _("You may not add records to %(label)s “%(value)s”.")
+                raise d.fail(Forbidden(refusal % {"label": parent_model._meta.verbose_name, "value": value}))
 
     def validate(self, drafts: Sequence[Draft[M]]) -> None:
         """Validate each row's fields and model rules (references and unique keys are checked per batch)."""
@@ -747,7 +771,7 @@ class Records(Generic[M]):
         for d in drafts:
             for f in keys:
                 if getattr(d.obj, f.attname) is None and not f.null:
-                    raise d.fail(Invalid(f"{f.attname}: this field is required.", field=f.attname))
+                    raise d.fail(Invalid(f"{f.attname}: " + _("this field is required."), field=f.attname))
             try:
                 d.obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
             except ValidationError as exc:
@@ -766,7 +790,10 @@ class Records(Generic[M]):
                     continue
                 probe = value.lower() if folded and isinstance(value, str) else value
                 if probe in wanted:
-                    message = f"{f.attname}: {value!r} is given twice ({wanted[probe].where or 'earlier'})."
+                    message = f"{f.attname}: " + _("“%(value)s” is given twice (%(where)s).") % {
+                        "value": value,
+                        "where": wanted[probe].where or _("earlier"),
+                    }
                     raise d.fail(Conflict(message, field=f.attname))
                 wanted[probe] = d
             if not wanted:
@@ -777,7 +804,11 @@ class Records(Generic[M]):
                 d = wanted[probe]
                 if pk != d.obj.pk:
                     value = getattr(d.obj, f.attname)
-                    message = f"{f.attname}: a {self.label.lower()} with {f.verbose_name} {value!r} already exists."
+                    message = f"{f.attname}: " + _("another %(record)s already has %(field)s “%(value)s”.") % {
+                        "record": self.noun().lower(),
+                        "field": f.verbose_name,
+                        "value": value,
+                    }
                     raise d.fail(Conflict(message, field=f.attname))
 
     def _check(self, user: User, drafts: Sequence[Draft[M]], *, rows_checked: bool = False) -> Sequence[Draft[M]]:
@@ -899,12 +930,15 @@ class Records(Generic[M]):
         drafts: builtins.list[Draft[M]] = []
         for number, row in chunk:
             fields, extra = self.split(row)
-            draft: Draft[M] = Draft(data=fields, extra=extra, row=number, where=f"{unit} {number}")
+            draft: Draft[M] = Draft(data=fields, extra=extra, row=number, where=place(unit, number))
             value = fields.get(key)
             if value in (None, ""):
-                raise draft.fail(Invalid(f"{key}: required for an upsert.", field=key))
+                raise draft.fail(Invalid(f"{key}: " + _("required for an upsert."), field=key))
             if value in first_seen:
-                message = f"{key}: {value!r} was already given on {first_seen[value].lower()}."
+                message = f"{key}: " + _("“%(value)s” was already given on %(where)s.") % {
+                    "value": value,
+                    "where": first_seen[value].lower(),
+                }
                 raise draft.fail(Invalid(message, field=key))
             first_seen[value] = draft.where or ""
             drafts.append(draft)
@@ -920,13 +954,18 @@ class Records(Generic[M]):
         for d in drafts:
             value = d.data[key]
             if value in hidden:
-                raise d.fail(Conflict(f"{key}: {value!r} belongs to a record you may not change.", field=key))
+                hidden_message = _("“%(value)s” belongs to a record you may not change.") % {"value": value}
+                raise d.fail(Conflict(f"{key}: {hidden_message}", field=key))
             obj = existing.get(value)
             if obj is None:
                 try:
                     d.obj = self.model(**d.data)
                 except (TypeError, ValueError) as exc:
-                    raise d.fail(Invalid(f"Not a field of a {self.label.lower()}: {exc}")) from None
+                    raise d.fail(
+                        Invalid(
+                            _("Unknown field for %(records)s: %(detail)s") % {"records": self.nouns(), "detail": exc}
+                        )
+                    ) from None
                 continue
             d.obj, d.created, d.before = obj, False, snapshot(obj)
             for name, new in d.data.items():

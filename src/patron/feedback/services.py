@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from patron.core.models import User
 from patron.core.services import Draft
@@ -23,7 +24,7 @@ class SurveyResponseRecords(AccountPartRecords[SurveyResponse]):
         super().prepare(user, drafts)
         for d in drafts:
             if d.obj.nps is None and d.obj.csat is None and d.obj.ces is None:
-                raise d.fail(Invalid("nps: give at least one of nps, csat or ces.", field="nps"))
+                raise d.fail(Invalid("nps: " + _("give at least one of nps, csat or ces."), field="nps"))
 
 
 survey_responses = SurveyResponseRecords(
