@@ -72,3 +72,44 @@ def test_an_erased_contact_history_shows_the_erasure_and_no_personal_data(manage
     assert changes[0].reason == "GDPR erasure"
     shown = repr(changes)
     assert "Anna" not in shown and "anna@example.com" not in shown
+
+
+def test_the_api_serves_a_record_history_page_by_page(api_for, member, acme):
+    for stage in ["active", "churned"]:
+        services.accounts.update(member, acme.pk, {"lifecycle_stage": stage})
+    first = api_for(member).get(f"/accounts/{acme.pk}/history?limit=2")
+    assert first.status_code == 200
+    body = first.json()
+    assert [c["kind"] for c in body["items"]] == ["changed", "changed"] and body["next_cursor"]
+    change = body["items"][0]
+    assert change["by_id"] == member.pk and change["at"]
+    assert change["changes"] == [
+        {
+            "field": "lifecycle_stage",
+            "label": "lifecycle stage",
+            "old": "active",
+            "new": "churned",
+            "old_display": "Active",
+            "new_display": "Churned",
+        }
+    ]
+    rest = api_for(member).get(f"/accounts/{acme.pk}/history?limit=2&cursor={body['next_cursor']}").json()
+    assert [c["kind"] for c in rest["items"]] == ["changed", "created"] and rest["next_cursor"] is None
+
+
+def test_the_api_history_of_a_record_the_user_may_not_see_is_404_and_anonymous_is_401(api_for, outsider, acme):
+    assert api_for(outsider).get(f"/accounts/{acme.pk}/history").status_code == 404
+    assert api_for(None).get(f"/accounts/{acme.pk}/history").status_code == 401
+
+
+@pytest.mark.parametrize("kind", ["contacts", "orders", "interactions", "tickets", "deals", "survey-responses"])
+def test_every_audited_record_type_has_a_history_route(api_for, admin_user, kind):
+    from django.urls import NoReverseMatch, reverse
+
+    names = {"survey-responses": "surveyresponse", "contacts": "contact", "orders": "order"}
+    name = names.get(kind, kind.rstrip("s"))
+    try:
+        url = reverse(f"api:{name}-history", args=[1])
+    except NoReverseMatch:
+        pytest.fail(f"no history route for {kind}")
+    assert url.endswith("/1/history")

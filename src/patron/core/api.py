@@ -39,7 +39,7 @@ from pydantic import AliasPath, BaseModel, ConfigDict, PlainSerializer, TypeAdap
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
 
-from patron.core import people, schemas
+from patron.core import history, people, schemas
 from patron.core.models import ApiToken, Role, User, hash_token
 from patron.core.permissions import Expiring
 from patron.core.services import Records, RowReader, create_token, export_rows, revoke_token, tokens_of, user_for_token
@@ -733,6 +733,23 @@ def crud_routes(
         """Return one record you may see (404 for records you may not see)."""
         found = records.get(current_user(request), pk)
         return one_writer.response(found) if one_writer else found
+
+    if history.has_history(records):
+
+        @router.get(
+            "/{int:pk}/history",
+            response=schemas.HistoryPage,
+            summary=f"Change history of {noun}: who changed which fields, when, newest first",
+            operation_id=f"history_{kind}",
+            url_name=f"{kind}-history",
+        )
+        def row_history(
+            request: HttpRequest, pk: int, cursor: str | None = None, limit: int = settings.PATRON_PAGE_SIZE
+        ) -> Any:
+            """Return one page of a record's changes (404 for records you may not see); `next_cursor` goes on."""
+            if not 1 <= limit <= max_limit:
+                raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": max_limit}, field="limit")
+            return history.record_history(records, current_user(request), pk, cursor=cursor, limit=limit)
 
     @router.post("", response={201: one}, summary=f"Create {noun}", operation_id=f"create_{kind}")
     def create_row(request: HttpRequest, payload: create_in) -> Any:  # type: ignore[valid-type]

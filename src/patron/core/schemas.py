@@ -6,7 +6,7 @@ The CRUD routes turn the filters into one ``Q`` for :meth:`patron.core.services.
 """
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from ninja import FilterLookup, Schema
@@ -114,4 +114,34 @@ class TeamDetailOut(Schema):
 
 class TeamPage(Schema):
     items: list[TeamDetailOut]
+    next_cursor: str | None = None
+
+
+class FieldChangeOut(Schema):
+    """One field's value before and after a change (``old`` is null in a record's first version)."""
+
+    field: str
+    label: str = Field(description="The field's name in the reader's language.")
+    old: Any
+    new: Any
+    old_display: str = Field(description="The value before as a page shows it (a choice's label).")
+    new_display: str = Field(description="The value after as a page shows it.")
+
+
+class ChangeOut(Schema):
+    """One version of a record: when, by whom, why, and which fields it changed."""
+
+    id: int
+    at: datetime
+    kind: Literal["created", "changed", "deleted"]
+    by_id: int | None
+    by: str | None
+    reason: str
+    changes: list[FieldChangeOut]
+
+
+class HistoryPage(Schema):
+    """A page of a record's changes, newest first."""
+
+    items: list[ChangeOut]
     next_cursor: str | None = None
