@@ -145,7 +145,10 @@ class TicketFilters(FilterSchema):
     contact_id: int | None = None
     status: TicketStatus | None = None
     severity: Severity | None = None
-    category: Annotated[str | None, lookup("category__iexact")] = None
+    category: Annotated[str | None, lookup("category__iexact")] = Field(None, description="In any case.")
+    account_name: Annotated[str | None, lookup("account__name__icontains")] = Field(
+        None, description="Part of the account's name, in any case."
+    )
     channel: Channel | None = None
     handled_by_id: int | None = None
     opened_from: Annotated[AwareDateTime | None, lookup("opened_at__gte")] = None

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -167,6 +168,8 @@ def ticket_list(request: AuthedRequest) -> HttpResponse:
         limit=PAGE_SIZE,
     )
     query = {**chosen, **({"q": search} if search else {})}
+    # The page's filters are the API's ticket filters (same names and lookups), so its export is the API's.
+    export_query = {**query, "order": order}
     context = {
         "form": form,
         "page": page,
@@ -178,6 +181,7 @@ def ticket_list(request: AuthedRequest) -> HttpResponse:
         "is_first_page": not request.GET.get("cursor"),
         "next_url": f"?{urlencode({**query, 'cursor': page.next_cursor})}" if page.next_cursor else "",
         "first_url": f"?{urlencode(query)}",
+        "export_url": f"{reverse('api:ticket-export')}?{urlencode(export_query)}",
         "without_account_url": f"?{urlencode({k: v for k, v in query.items() if k != 'account_id'})}",
     }
     return render(request, "engagement/ticket_list.html", context)
