@@ -64,3 +64,15 @@ def test_a_forged_history_cursor_is_refused(client_for, member, acme):
         reverse("customers:account_history", args=[acme.pk]), {"cursor": "bm90LWEtY3Vyc29y"}
     )
     assert response.status_code == 422
+
+
+def test_ticket_page_links_to_its_history_of_status_changes(client_for, member, acme):
+    from patron.engagement import services as engagement
+
+    ticket = engagement.tickets.create(member, {"account_id": acme.pk, "subject": "Printer on fire", "status": "open"})
+    engagement.tickets.update(member, ticket.pk, {"status": "resolved"})
+    client = client_for(member)
+    url = reverse("engagement:ticket_history", args=[ticket.pk])
+    assert f'href="{url}"' in client.get(reverse("engagement:ticket_detail", args=[ticket.pk])).content.decode()
+    body = client.get(url).content.decode().replace("\n", "")
+    assert "Printer on fire" in body and "<td>Open</td><td>Resolved</td>" in body

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
-from patron.core import services
+from patron.core import history, services
 from patron.core.http import AuthedRequest
 from patron.errors import Invalid
 
@@ -149,3 +151,21 @@ def token_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
         request, _("The token “%(name)s” was revoked; clients using it are now refused.") % {"name": token.name}
     )
     return redirect("profile")
+
+
+#: How many changes a history page lists.
+HISTORY_PAGE = 50
+
+
+def history_page(request: AuthedRequest, records: Any, pk: int, back: tuple[str, str]) -> HttpResponse:
+    """Render one page of a record's change history, newest first; ``back`` is the record's (title, URL)."""
+    page = history.record_history(records, request.user, pk, cursor=request.GET.get("cursor"), limit=HISTORY_PAGE)
+    title, back_url = back
+    context = {
+        "page": page,
+        "title": title,
+        "back_url": back_url,
+        "next_url": f"?{urlencode({'cursor': page.next_cursor})}" if page.next_cursor else "",
+        "is_first_page": not request.GET.get("cursor"),
+    }
+    return render(request, "core/record_history.html", context)

@@ -24,11 +24,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from patron.core import history
 from patron.core.api import schema_columns
 from patron.core.http import AuthedRequest
 from patron.core.models import Team
 from patron.core.services import export_rows
+from patron.core.views import history_page
 from patron.customers import services
 from patron.customers.models import Account, LifecycleStage
 from patron.customers.schemas import AccountOut
@@ -40,7 +40,6 @@ from patron.value import services as value
 
 PAGE_SIZE = 50
 TIMELINE_PAGE = 50
-HISTORY_PAGE = 50
 ACCOUNT_ORDERS = [
     ("name", gettext_lazy("Name, A to Z")),
     ("-name", gettext_lazy("Name, Z to A")),
@@ -388,25 +387,11 @@ def contact_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "customers/contact_detail.html", context)
 
 
-def _history_page(request: AuthedRequest, records: Any, pk: int, back: tuple[str, str]) -> HttpResponse:
-    """Render one page of a record's change history, newest first, with a link to older changes."""
-    page = history.record_history(records, request.user, pk, cursor=request.GET.get("cursor"), limit=HISTORY_PAGE)
-    title, back_url = back
-    context = {
-        "page": page,
-        "title": title,
-        "back_url": back_url,
-        "next_url": f"?{urlencode({'cursor': page.next_cursor})}" if page.next_cursor else "",
-        "is_first_page": not request.GET.get("cursor"),
-    }
-    return render(request, "customers/record_history.html", context)
-
-
 @login_required
 def account_history(request: AuthedRequest, pk: int) -> HttpResponse:
     """Show who changed what on an account, and when."""
     account = services.accounts.get(request.user, pk)
-    return _history_page(
+    return history_page(
         request, services.accounts, pk, (account.name, reverse("customers:account_detail", args=[account.pk]))
     )
 
@@ -416,7 +401,7 @@ def contact_history(request: AuthedRequest, pk: int) -> HttpResponse:
     """Show who changed what on a contact, and when (an erased contact's history keeps no personal data)."""
     contact = services.contacts.get(request.user, pk)
     name = _("Erased contact") if contact.erased_at else (contact.name or _("(no name)"))
-    return _history_page(request, services.contacts, pk, (name, reverse("customers:contact_detail", args=[contact.pk])))
+    return history_page(request, services.contacts, pk, (name, reverse("customers:contact_detail", args=[contact.pk])))
 
 
 @login_required

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from patron.core.http import AuthedRequest
 from patron.core.pagination import keyset_page
+from patron.core.views import history_page
 from patron.customers import services as customers
 from patron.customers.services import TimelineItem
 from patron.engagement import services
@@ -195,3 +196,10 @@ def ticket_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "-responded_at"
     )[:20]
     return render(request, "engagement/ticket_detail.html", {"ticket": ticket, "surveys": list(surveys)})
+
+
+@login_required
+def ticket_history(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Show who changed what on a ticket (status, severity, handler...), and when."""
+    ticket = services.tickets.get(request.user, pk)
+    return history_page(request, services.tickets, pk, (ticket.subject, reverse("engagement:ticket_detail", args=[pk])))
