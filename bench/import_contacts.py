@@ -24,7 +24,8 @@ one process:
 
 ``--index-floor`` measures only the physical floor of storing the rows: COPY into index-less copies of
 ``customers_contact`` and its history table, then each of their indexes built on its own (definitions from the
-catalog), against the same COPY with only the keys' indexes (the rest built after, as a large import does)
+catalog; a large first load builds all but the primary key after its rows), against the same COPY with only
+the keys' indexes (the rest built after, as a large import into a table already holding rows does)
 and with every index maintained; the database's CPU seconds of each step are printed.
 
 Prints the time and the peak resident memory of each stage (sampled from /proc every 10 ms, so each stage's

@@ -12,6 +12,11 @@ them, such as a deal's stage history) and are written with their audit history: 
 (:class:`PostgresWriter`). Everything runs inside one savepoint: the first error stops the writing, reading goes
 on to collect up to :data:`MAX_ERRORS` row errors, and then nothing is kept but the :class:`ImportRun` saying
 why. A row equal to what is stored is left alone, so importing the same file twice changes nothing.
+
+A large import on PostgreSQL builds the table's plain indexes after its rows (:mod:`patron.dataio.indexes`). On
+a first load, into a table that held no row once the import locked it, it also looks no row up by key and
+builds the unique indexes after the rows: only its own rows can be stored, and a key they repeat is refused
+at its row anyway.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from patron.core.permissions import Action, visibility_q
 from patron.core.services import Draft, Records, snapshot
 from patron.dataio import cells
 from patron.dataio.cells import CellError, as_text, normal
-from patron.dataio.indexes import DeferredIndexes, worth_deferring
+from patron.dataio.indexes import DeferredIndexes, DuplicateKey, worth_deferring
 from patron.dataio.kinds import KINDS, Kind, Ref, get_kind
 from patron.dataio.models import ImportRun, ImportStatus
 from patron.dataio.presets import Preset, get_preset
@@ -831,6 +836,9 @@ class Importer:
         # first write, from how much of the file the first chunk was: see _defer_indexes).
         self.deferred = DeferredIndexes() if connection.vendor == "postgresql" else None
         self.deciding = True
+        # Set once the table is known to have held no row when this import locked it (a first load, see
+        # _defer_indexes): from then on rows are not looked up by key, since none could be found.
+        self.first_load = False
 
     # Driving
 
@@ -866,12 +874,16 @@ class Importer:
             if self.progress and self.deferred.pending:
                 self.progress(self.rows, position, self.table.total, "indexes")
             self.clock.skip()
-            self.deferred.restore()
+            try:
+                self.deferred.restore()
+            except DuplicateKey as exc:
+                raise self._duplicate_key_error(exc) from None
             self.clock.lap("indexes")
         logger.info(
-            "Import %s of %s rows, seconds by stage: %s (reading thread); %s",
+            "Import %s of %s rows%s, seconds by stage: %s (reading thread); %s",
             self.run.pk,
             self.rows,
+            " (a first load: no lookups by key, unique indexes built after the rows)" if self.first_load else "",
             self.reading_clock,
             self.clock,
         )
@@ -917,16 +929,45 @@ class Importer:
         The rows the import will write are estimated from the first chunk: the share of its rows written and
         how much of the file it was. A table loses its plain indexes only when it holds at most half as many rows
         (:func:`worth_deferring`); the rest of the import then holds the table's ACCESS EXCLUSIVE lock.
+
+        If the kind's table held no row once locked, this is a first load: the rest of the import looks up no
+        stored record by key (see :meth:`_existing`), and the table's unique indexes are built at the end too,
+        unless a reference column names records of the kind being imported (those are looked up by key).
         """
         self.deciding = False
         total = self.table.total
         if self.deferred is None or not total or not position:
             return
         expected = writing * total // position
+        table = self.model._meta.db_table
         history = self.model.history.model  # type: ignore[attr-defined]
-        for model in (self.model, history):
-            if worth_deferring(model._meta.db_table, expected):
-                self.deferred.drop(model._meta.db_table)
+        looked_up = any(c.ref is not None and c.ref.model is self.model for c in self.ref_columns)
+        if worth_deferring(table, expected) and self.deferred.drop(table, unique=not looked_up):
+            self.first_load = table in self.deferred.empty
+        if worth_deferring(history._meta.db_table, expected):
+            self.deferred.drop(history._meta.db_table)
+
+    def _duplicate_key_error(self, exc: DuplicateKey) -> Invalid:
+        """Return the error for a unique index that could not be built again after a first load.
+
+        Keys repeated in the file are refused at their rows before anything is written; this is the database
+        finding two rows the same that that check told apart (its idea of lower case is not Python's for a
+        few letters), or a unique field that is not a key. Nothing is kept.
+        """
+        # The columns the index covers: the identifiers from its first parenthesis on ("UNIQUE (external_id)",
+        # "... USING btree (lower((email)::text))"), quoted or not.
+        definition = exc.index.definition
+        words = {w.strip('"') for w in re.findall(r'"[^"]+"|\w+', definition[definition.find("(") :])}
+        names = [f.name for f in self.model._meta.concrete_fields if f.column in words]
+        name = next((n for n in names if n in self.columns_by_name), names[0] if names else "")
+        column = self._header_of(name) if name else ""
+        message = _(
+            "Nothing was imported: two rows hold the same %(column)s, which must be unique (the database says: "
+            "%(detail)s)."
+        ) % {"column": column or exc.index.name, "detail": exc.detail}
+        return Invalid(
+            message, field=column or None, details=[{"row": None, "column": column, "field": name, "message": message}]
+        )
 
     # Converting cells
 
@@ -1161,6 +1202,11 @@ class Importer:
         """
         keys, casefold = self.kind.keys, self.kind.casefold_keys
         index: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in keys}
+        if self.first_load:
+            # The table held nothing when this import locked it, and still holds only the rows of earlier chunks.
+            # A row naming one of those by any key was refused as a repeat (_check_repeated_keys sees every
+            # key of every row, e-mails lower-cased as here), so every lookup would come back empty.
+            return index
 
         def fetch(condition: Q) -> None:
             # Plain tuples of the compared fields, not model instances: most rows of a re-import need no more.
