@@ -2,7 +2,8 @@
 
 Plain argparse, no Django: the console script hands ``argv`` (starting with "clv" or "score") to
 ``main``, which returns the exit code: 0 done, 2 bad input (a missing file or column, an unreadable
-date or amount, a bad option), 1 a model that cannot be fitted.
+date or amount, a bad option), 1 a model that cannot be fitted, 3 (``patron score``) the file was
+written but a model could not be fitted, so some prediction columns are empty. Warnings go to stderr.
 
 Columns are named by header name; with ``--no-header`` by 1-based position (``3``) or as ``col3``.
 """
@@ -25,6 +26,22 @@ from patron.errors import CannotFit, Invalid, PatronError
 EXIT_OK = 0
 EXIT_CANNOT_FIT = 1
 EXIT_INVALID = 2
+EXIT_INCOMPLETE = 3
+SCORE_EPILOG = """\
+Units: expected purchases and CLV cover --horizon time units after the observation end (default a
+year: 365 days, 52 weeks or 12 months), CLV is discounted at --discount-rate a year converted to a
+rate per time unit, times --margin. The printed (or --json) report states them; a Parquet file
+carries them as schema metadata (keys patron.time_unit, patron.horizon, patron.horizon_days,
+patron.discount_rate_per_year, patron.discount_rate_per_period, patron.margin, ...); CSV cannot,
+so they are written next to it as PATH.json.
+
+Negative amounts (refunds) are kept and counted, with a warning giving how many and an example
+customer; repeat buyers whose mean repeat spend is 0 or less are left out of the Gamma-Gamma fit
+and get no expected spend or CLV.
+
+Exit codes: 0 every column scored; 1 not used by score; 2 bad input; 3 the file was written but a
+model could not be fitted (or predictions overflowed), so some prediction columns are empty (see
+the warnings on stderr)."""
 MODELS = ("bgnbd", "paretonbd", "gammagamma")
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
@@ -70,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit sBG to survivor counts N0 N1 ... Nn and project the next periods.",
     )
     retention.add_argument("--alive", nargs="+", required=True, type=float, metavar="N",
-                           help="customers still active at the start and after each period")
+                           help="customers still active at the start and after each period: whole numbers, "
+                                "never increasing, the first above 0")
     retention.add_argument("--periods", type=int, default=5, help="periods to project (default 5)")
     retention.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -78,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         "score",
         help="score a transactions file: tiers, RFM, lifecycle classes, P(alive), CLV",
         description="Score every customer of a transactions file and write one row per customer.",
+        epilog=SCORE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_source_arguments(score, amount_required=True)
     score.add_argument("--out", required=True, help="output file: .parquet or .csv")
@@ -85,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--integer-periods", action="store_true",
                        help="count whole calendar periods, as lifetimes does with freq='W'")
     score.add_argument("--observation-end", help="last day observed (default: the last date in the file)")
-    score.add_argument("--horizon", type=float, default=52, help="CLV horizon in time units (default 52)")
-    score.add_argument("--discount-rate", type=float, default=0.10, help="yearly discount rate (default 0.10)")
+    score.add_argument("--horizon", type=int, default=None,
+                       help="CLV and expected purchases horizon, whole time units (default a year: 365/52/12)")
+    score.add_argument("--discount-rate", type=float, default=0.10,
+                       help="yearly discount rate (default 0.10), converted to a rate per time unit")
     score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to CLV (default 1.0)")
     score.add_argument("--model", choices=("bgnbd", "paretonbd"), default="bgnbd")
     score.add_argument("--abc-method", choices=("share", "cumulative"), default="share")
@@ -142,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _clv_fit(args: argparse.Namespace) -> int:
     from patron.analytics.engines import single_threaded_blas
+    from patron.analytics.scoring import negative_amount_warning
     from patron.analytics.sources import read_transactions
-    from patron.analytics.summary import as_date, summarize
+    from patron.analytics.summary import as_date, finish_summary, summary_aggregates
 
     if args.model == "gammagamma" and not args.amount_col:
         raise Invalid("The gammagamma model needs the spend per purchase: give --amount-col.", field="amount_col")
@@ -159,12 +182,15 @@ def _clv_fit(args: argparse.Namespace) -> int:
         engine=args.engine,
         spark_master=args.spark_master,
     )
-    summary = summarize(
+    raw, end = summary_aggregates(
         transactions, observation_end=calibration_end, time_unit=args.time_unit, integer_periods=args.integer_periods
     )
+    summary = finish_summary(raw, observation_end=end, time_unit=args.time_unit, integer_periods=args.integer_periods)
     frequency = summary.column("frequency").to_numpy()
+    refunds = negative_amount_warning(raw) if args.amount_col else None
+    warnings: list[str] = [refunds] if refunds else []
     with single_threaded_blas():
-        model = _fit_one(args, summary, frequency)
+        model = _fit_one(args, summary, frequency, warnings)
     fitted = model.as_dict()
     result = {
         "model": fitted["model"],
@@ -175,7 +201,10 @@ def _clv_fit(args: argparse.Namespace) -> int:
         "time_unit": args.time_unit,
         "calibration_end": calibration_end.isoformat(),
         "calibration_customers": summary.num_rows,
+        "warnings": warnings,
     }
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:
@@ -183,15 +212,19 @@ def _clv_fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fit_one(args: argparse.Namespace, summary: Any, frequency: np.ndarray) -> Any:
-    """Fit the model named by --model to the calibration summary."""
+def _fit_one(args: argparse.Namespace, summary: Any, frequency: np.ndarray, warnings: list[str]) -> Any:
+    """Fit the model named by --model to the calibration summary, adding what it left out to ``warnings``."""
     from patron.analytics.lifetime import BetaGeo, GammaGamma, ParetoNBD
-    from patron.analytics.scoring import distinct_rows
+    from patron.analytics.scoring import distinct_rows, spend_exclusions
     from patron.analytics.summary import check_time_unit
 
     if args.model == "gammagamma":
-        repeat = frequency > 0
-        return GammaGamma().fit(frequency[repeat], summary.column("monetary_value").to_numpy()[repeat])
+        monetary = summary.column("monetary_value").to_numpy()
+        excluded, warning = spend_exclusions(frequency, monetary, summary.column("customer_id"))
+        if warning:
+            warnings.append(warning)
+        chosen = (frequency > 0) & ~excluded
+        return GammaGamma().fit(frequency[chosen], monetary[chosen])
     scale = 1.0 if args.integer_periods else check_time_unit(args.time_unit)
     rows = distinct_rows(frequency, summary.column("recency").to_numpy(), summary.column("T").to_numpy(), scale=scale)
     model_class = BetaGeo if args.model == "bgnbd" else ParetoNBD
@@ -220,6 +253,7 @@ def _clv_retention(args: argparse.Namespace) -> int:
 
     if args.periods < 0 or args.periods > 1000:
         raise Invalid("--periods must be between 0 and 1000.", field="periods")
+    _check_survivors(args.alive)
     model = ShiftedBetaGeometric().fit(np.asarray(args.alive, dtype=float))
     survival = [float(value) for value in model.projected_survival(args.periods)]
     cohort = float(args.alive[0])
@@ -251,6 +285,25 @@ def _clv_retention(args: argparse.Namespace) -> int:
         table.add_row(str(period), f"{share:.4f}", f"{alive:.1f}")
     console.print(table)
     return EXIT_OK
+
+
+def _check_survivors(alive: Sequence[float]) -> None:
+    """Raise Invalid unless --alive holds whole head counts, never increasing, starting above 0."""
+    for position, count in enumerate(alive):
+        if not math.isfinite(count) or count < 0 or count != math.floor(count):
+            raise Invalid(
+                f"--alive must be whole numbers of customers, 0 or more: {count:g} (number {position + 1}) is not.",
+                field="alive",
+            )
+    if alive[0] <= 0:
+        raise Invalid("--alive must start with the cohort size, more than 0.", field="alive")
+    for position in range(1, len(alive)):
+        if alive[position] > alive[position - 1]:
+            raise Invalid(
+                f"--alive must not increase: a cohort only loses customers, but {alive[position]:g} "
+                f"(after period {position}) follows {alive[position - 1]:g}.",
+                field="alive",
+            )
 
 
 # --- score -----------------------------------------------------------------------------------------
@@ -290,10 +343,12 @@ def _score(args: argparse.Namespace) -> int:
             progress=progress,
         )
         write_started = time.perf_counter()
-        write_table(result.customers, out)
+        units = result.units()
+        write_table(result.customers, out, metadata=units)
         result.timings["write"] = time.perf_counter() - write_started
     elapsed = time.perf_counter() - started
     report = {
+        "units": units,
         "customers": result.customers.num_rows,
         "observation_end": result.observation_end.isoformat(),
         "time_unit": result.time_unit,
@@ -306,22 +361,40 @@ def _score(args: argparse.Namespace) -> int:
         "timings": result.timings,
         "out": str(out),
     }
+    if out.suffix.lower() == ".csv":
+        report["units_file"] = str(units_path(out))
     if args.json:
         print(json.dumps(report, default=_json_default))
     else:
         _print_score(report, result, sys.stdout)
-    return EXIT_OK
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_INCOMPLETE if result.incomplete else EXIT_OK
 
 
-def write_table(table: Any, path: Path) -> None:
-    """Write a pyarrow table as Parquet or CSV, chosen by the file extension."""
+def units_path(path: Path) -> Path:
+    """Return where the units of a CSV output are written: the same name with .json added."""
+    return path.with_name(path.name + ".json")
+
+
+def write_table(table: Any, path: Path, *, metadata: dict[str, Any] | None = None) -> None:
+    """Write a pyarrow table as Parquet or CSV, chosen by the file extension.
+
+    ``metadata`` (the CLV units) goes into the Parquet schema as ``patron.<key>`` values; a CSV file
+    cannot carry it, so it is written next to it as ``PATH.json``.
+    """
     if path.suffix.lower() == ".csv":
         import pyarrow.csv as pacsv
 
         pacsv.write_csv(table, path)
+        if metadata is not None:
+            units_path(path).write_text(json.dumps(metadata, indent=2, default=_json_default) + "\n")
     else:
         import pyarrow.parquet as pq
 
+        if metadata is not None:
+            encoded = {f"patron.{key}": json.dumps(value, default=_json_default) for key, value in metadata.items()}
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
         pq.write_table(table, path)
 
 
@@ -373,7 +446,9 @@ def _print_score(report: dict[str, Any], result: Any, out: TextIO) -> None:
     console.print(
         f"Scored {report['customers']:,} customers up to {report['observation_end']} "
         f"in {report['seconds']:.2f} s ({report['engine']}); wrote {report['out']}"
+        + (f" (units in {report['units_file']})" if "units_file" in report else "")
     )
+    console.print(f"  Units: {result.describe_units()}.")
     for name, fit in report["fits"].items():
         if fit:
             params = ", ".join(f"{key} = {value:.4g}" for key, value in fit["params"].items())
@@ -399,8 +474,6 @@ def _print_score(report: dict[str, Any], result: Any, out: TextIO) -> None:
         for source, row in matrix.items():
             table.add_row(source, *(f"{row[target]:,}" for target in targets))
         console.print(table)
-    for warning in report["warnings"]:
-        console.print(f"  warning: {warning}")
     stages = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in report["timings"].items())
     console.print(f"  stages: {stages}")
 

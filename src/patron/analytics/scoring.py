@@ -50,6 +50,8 @@ TRANSACTION_MODELS: dict[str, type[BetaGeo] | type[ParetoNBD]] = {"bgnbd": BetaG
 CLV_CONVENTIONS = {"patron": 0.10, "lifetimes": 1.01**12 - 1}
 _LIFETIMES_FREQ = {"day": "D", "week": "W", "month": "M"}
 DAYS_PER_YEAR = 365.25
+# The default CLV horizon, a year in each time unit (a whole number of steps: CLV is summed unit by unit).
+YEAR_IN_UNITS = {"day": 365, "week": 52, "month": 12}
 # Share of the total run time each stage usually takes, so a progress bar moves evenly.
 _STAGE_WEIGHTS = {"read": 0.05, "summary": 0.5, "monthly": 0.1, "fit": 0.2, "predict": 0.1, "segments": 0.05}
 
@@ -85,6 +87,43 @@ class ScoreResult:
     arpu_monthly: pa.Table | None = None
     arpu_transitions: pa.Table | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    # True when a model could not be fitted or some predictions overflowed: columns have gaps they
+    # should not have (customers left out of Gamma-Gamma on purpose do not count).
+    incomplete: bool = False
+
+    def units(self) -> dict[str, Any]:
+        """Return what the CLV and expected purchases columns mean: time unit, horizon, discount, margin."""
+        unit_days = check_time_unit(self.time_unit)
+        horizon_days = self.horizon * unit_days
+        discount = float(self.parameters.get("discount_rate", math.nan))
+        units: dict[str, Any] = {
+            "time_unit": self.time_unit,
+            "horizon": self.horizon,
+            "horizon_days": horizon_days,
+            "horizon_weeks": horizon_days / 7.0,
+            "horizon_months": horizon_days / (DAYS_PER_YEAR / 12),
+            "discount_rate_per_year": discount,
+            "discount_rate_per_period": per_unit_discount_rate(discount, self.time_unit),
+            "margin": self.parameters.get("margin"),
+            "clv_convention": self.parameters.get("clv_convention"),
+            "observation_end": self.observation_end.isoformat(),
+            "transaction_model": self.parameters.get("model"),
+        }
+        if units["clv_convention"] == "lifetimes":
+            units["clv_months"] = round(horizon_days / (DAYS_PER_YEAR / 12))
+            units["discount_rate_per_month"] = (1.0 + discount) ** (1 / 12) - 1.0
+        return units
+
+    def describe_units(self) -> str:
+        """Return the units in one sentence, e.g. "CLV over 52 weeks (364 days, 12.0 months), ..."."""
+        units = self.units()
+        plural = "" if units["horizon"] == 1 else "s"
+        return (
+            f"expected purchases and CLV over {units['horizon']:g} {units['time_unit']}{plural} "
+            f"({units['horizon_days']:g} days, {units['horizon_weeks']:.1f} weeks, {units['horizon_months']:.1f} months) "
+            f"after {units['observation_end']}; CLV discounted at {units['discount_rate_per_year']:.2%} a year "
+            f"({units['discount_rate_per_period']:.4%} per {units['time_unit']}), margin {units['margin']:g}"
+        )
 
     def to_pandas(self) -> Any:
         """Return the customers as a pandas DataFrame."""
@@ -143,7 +182,7 @@ def score(
     observation_end: Any = None,
     time_unit: str = "week",
     integer_periods: bool = False,
-    horizon: float = 52,
+    horizon: float | None = None,
     discount_rate: float | None = None,
     margin: float = 1.0,
     clv_convention: str = "patron",
@@ -157,9 +196,13 @@ def score(
 ) -> ScoreResult:
     """Score every customer of a transactions source (file path, Arrow/pandas table or Ibis table).
 
-    ``observation_end`` defaults to the last transaction date; ``horizon`` is in ``time_unit``s (52
-    weeks = a year); ``discount_rate`` is a yearly rate (default 10%), converted to the time unit;
-    ``margin`` turns revenue into profit for CLV and the "margin" ABC value.
+    ``observation_end`` defaults to the last transaction date; ``horizon`` is a whole number of
+    ``time_unit``s (default a year: 365 days, 52 weeks or 12 months); ``discount_rate`` is a yearly rate
+    (default 10%), converted to the time unit; ``margin`` turns revenue into profit for CLV and the
+    "margin" ABC value. ``ScoreResult.units()`` states all of them with the result.
+    Negative amounts (refunds) are kept and counted in revenue, with a warning naming how many and an
+    example customer; repeat buyers whose mean repeat spend is 0 or less are left out of the Gamma-Gamma
+    fit (it needs positive spend), with a warning, and get no expected spend or CLV.
     ``clv_convention="lifetimes"`` computes CLV as lifetimes' ``customer_lifetime_value`` does (monthly
     steps of 4.345 weeks / 30 days, ``horizon`` rounded to whole months, default 1% a month).
     ``monthly=True`` also computes monthly ARPU tiers and their transitions (one more aggregation).
@@ -169,8 +212,16 @@ def score(
     check_time_unit(time_unit)
     if model not in TRANSACTION_MODELS:
         raise Invalid(f"model must be one of {', '.join(TRANSACTION_MODELS)}.", field="model")
+    if horizon is None:
+        horizon = YEAR_IN_UNITS[time_unit]
     if horizon < 0 or not math.isfinite(horizon):
         raise Invalid("horizon must be 0 or more time units.", field="horizon")
+    if clv_convention == "patron" and horizon != round(horizon):
+        raise Invalid(
+            f"horizon must be a whole number of {time_unit}s (CLV is summed {time_unit} by {time_unit}), "
+            f"not {horizon:g}.",
+            field="horizon",
+        )
     if not 0 < margin <= 1e6 or not math.isfinite(margin):
         raise Invalid("margin must be a positive share of revenue (e.g. 0.3).", field="margin")
     if clv_convention not in CLV_CONVENTIONS:
@@ -221,6 +272,9 @@ def score(
             transactions, observation_end=observation_end, time_unit=time_unit, integer_periods=integer_periods
         )
         summary = finish_summary(raw, observation_end=end, time_unit=time_unit, integer_periods=integer_periods)
+        refund_warning = negative_amount_warning(raw)
+        if refund_warning:
+            warnings.append(refund_warning)
         del raw
         finish()
 
@@ -246,16 +300,18 @@ def score(
         recency = summary.column("recency").to_numpy()
         age = summary.column("T").to_numpy()
         monetary = summary.column("monetary_value").to_numpy()
-        spend_fit = helpers.submit(_fit_spend, frequency, monetary, has_amount=transactions.has_amount)
+        spend_fit = helpers.submit(
+            _fit_spend, frequency, monetary, summary.column("customer_id"), has_amount=transactions.has_amount
+        )
         ranking = helpers.submit(
             _ranks, summary, _value_of(summary, None, settings=settings, margin=margin, warnings=warnings),
             settings=settings,
         )
         rows = distinct_rows(frequency, recency, age, scale=1.0 if integer_periods else check_time_unit(time_unit))
         transaction_model, transaction_fit, transaction_warning = _fit_transactions(model, rows)
-        spend_model, spend_fit_dict, spend_warning = spend_fit.result()
+        spend_model, spend_fit_dict, spend_warnings, spend_excluded = spend_fit.result()
         fits = {model: transaction_fit, "gammagamma": spend_fit_dict}
-        warnings.extend(warning for warning in (transaction_warning, spend_warning) if warning)
+        warnings.extend(warning for warning in (transaction_warning, *spend_warnings) if warning)
         finish()
 
         finish = stage("predict")
@@ -271,6 +327,7 @@ def score(
             time_unit=time_unit,
             convention=clv_convention,
             warnings=warnings,
+            spend_excluded=spend_excluded,
         )
         finish()
 
@@ -280,6 +337,7 @@ def score(
         )
         finish()
 
+    incomplete = any(fit is None for fit in fits.values()) or _has_gaps(predictions, spend_excluded)
     customers = summary
     for name in ("p_alive", "expected_purchases", "expected_spend", "clv"):
         customers = customers.append_column(name, predictions[name])
@@ -308,6 +366,51 @@ def score(
             "clv_convention": clv_convention,
             "source": transactions.origin,
         },
+        incomplete=incomplete,
+    )
+
+
+def _has_gaps(predictions: dict[str, pa.Array], spend_excluded: np.ndarray | None) -> bool:
+    """Return True when a prediction is empty for a customer who should have one."""
+    excluded = int(spend_excluded.sum()) if spend_excluded is not None else 0
+    return any(
+        predictions[name].null_count > (excluded if name in ("expected_spend", "clv") else 0) for name in predictions
+    )
+
+
+def negative_amount_warning(raw: pa.Table) -> str | None:
+    """Say how many purchases (same-day orders merged) have a negative amount, naming one customer."""
+    if "negative_purchases" not in raw.column_names:
+        return None
+    negative = np.asarray(pc.fill_null(raw.column("negative_purchases"), 0).to_numpy(zero_copy_only=False))
+    if not negative.any():
+        return None
+    customers = int(np.count_nonzero(negative))
+    first_negative = int(np.count_nonzero(_money_values(raw.column("first_revenue")) < 0))
+    example = raw.column("customer_id")[int(np.argmax(negative > 0))].as_py()
+    return (
+        f"{int(negative.sum()):,} purchases of {customers:,} customers have a negative amount (refunds?), "
+        f"{first_negative:,} of them a first purchase; e.g. customer {example}. They are kept: they lower the "
+        "customer's revenue and mean repeat spend."
+    )
+
+
+def _money_values(column: pa.ChunkedArray) -> np.ndarray:
+    """Return a money column as floats, nulls as 0."""
+    return np.asarray(pc.fill_null(column, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def spend_exclusions(
+    frequency: np.ndarray, monetary: np.ndarray, customer_ids: pa.ChunkedArray | pa.Array
+) -> tuple[np.ndarray, str | None]:
+    """Return which customers Gamma-Gamma must leave out (repeat buyers with mean repeat spend <= 0) and why."""
+    excluded = (frequency > 0) & (monetary <= 0)
+    if not excluded.any():
+        return excluded, None
+    example = customer_ids[int(np.argmax(excluded))].as_py()
+    return excluded, (
+        f"Gamma-Gamma needs positive spend: {int(excluded.sum()):,} repeat buyers with a mean repeat spend of 0 "
+        f"or less (e.g. customer {example}) are left out of the fit and get no expected spend or CLV."
     )
 
 
@@ -368,17 +471,22 @@ def _fit_transactions(model: str, rows: DistinctRows) -> tuple[Any, dict[str, An
 
 
 def _fit_spend(
-    frequency: np.ndarray, monetary: np.ndarray, *, has_amount: bool
-) -> tuple[GammaGamma | None, dict[str, Any] | None, str | None]:
-    """Fit Gamma-Gamma to repeat buyers; return (model, its fit, None) or (None, None, why there is none)."""
+    frequency: np.ndarray, monetary: np.ndarray, customer_ids: pa.ChunkedArray, *, has_amount: bool
+) -> tuple[GammaGamma | None, dict[str, Any] | None, list[str], np.ndarray | None]:
+    """Fit Gamma-Gamma to repeat buyers with positive mean spend.
+
+    Returns (model or None, its fit or None, warnings, the customers left out of the fit or None).
+    """
     if not has_amount:
-        return None, None, "Gamma-Gamma: no amount column, so expected spend and CLV are empty."
-    repeat = frequency > 0
+        return None, None, ["Gamma-Gamma: no amount column, so expected spend and CLV are empty."], None
+    excluded, warning = spend_exclusions(frequency, monetary, customer_ids)
+    notes = [warning] if warning else []
+    chosen = (frequency > 0) & ~excluded
     try:
-        fitted = GammaGamma().fit(frequency[repeat], monetary[repeat])
+        fitted = GammaGamma().fit(frequency[chosen], monetary[chosen])
     except (CannotFit, Invalid) as error:
-        return None, None, f"Gamma-Gamma: {error.message} Expected spend and CLV are empty."
-    return fitted, fitted.as_dict(), None
+        return None, None, [*notes, f"Gamma-Gamma: {error.message} Expected spend and CLV are empty."], excluded
+    return fitted, fitted.as_dict(), notes, excluded
 
 
 def _predict(
@@ -394,17 +502,26 @@ def _predict(
     time_unit: str,
     convention: str,
     warnings: list[str],
+    spend_excluded: np.ndarray | None = None,
 ) -> dict[str, pa.Array]:
-    """Return p_alive, expected_purchases, expected_spend and clv columns (null where a fit failed)."""
+    """Return p_alive, expected_purchases, expected_spend and clv columns (null where a fit failed).
+
+    Customers in ``spend_excluded`` (left out of Gamma-Gamma) get no expected spend or CLV.
+    """
     count = len(frequency)
     empty = pa.nulls(count, pa.float64())
     result = {"p_alive": empty, "expected_purchases": empty, "expected_spend": empty, "clv": empty}
     if count == 0:
         return result
     spend = None
+    left_out = spend_excluded if spend_excluded is not None and spend_excluded.any() else None
     if spend_model is not None:
-        spend = spend_model.conditional_expected_spend(frequency, monetary)
-        result["expected_spend"] = pa.array(spend)
+        if left_out is None:
+            spend = spend_model.conditional_expected_spend(frequency, monetary)
+        else:
+            spend = np.full(count, np.nan)
+            spend[~left_out] = spend_model.conditional_expected_spend(frequency[~left_out], monetary[~left_out])
+        result["expected_spend"] = pa.array(spend, mask=left_out)
     if transaction_model is None:
         return result
     # Predictions depend on (x, t_x, T) only: evaluate once per distinct row (far fewer than customers).
@@ -426,7 +543,7 @@ def _predict(
                 transaction_model, _UnitSpend(), x, t_x, big_t, np.ones_like(x),
                 horizon=round(horizon), discount_rate=per_unit_discount_rate(discount_rate, time_unit), margin=1.0,
             )
-        result["clv"] = pa.array(per_unit[inverse] * spend * margin)
+        result["clv"] = pa.array(per_unit[inverse] * spend * margin, mask=left_out)
     for name, column in result.items():
         # A model can be fitted and still overflow for some customers (e.g. a and b at 1e7 when nobody
         # drops out); such values are left empty rather than passed on as NaN or infinity.

@@ -21,6 +21,14 @@ MAX_ITERATIONS = 500
 # Parameters are optimised as logs; exp(±20) spans 2e-9..5e8, far beyond any sensible estimate, so an
 # estimate at this edge means the likelihood kept improving towards a degenerate model.
 LOG_PARAM_BOUND = 20.0
+# Identification check: a parameter (or a shape and scale together) is not determined by the data when
+# moving it this many times further towards 0 or infinity lowers the whole log-likelihood by less than
+# FLAT_LOG_LIKELIHOOD: the likelihood is flat out to the edge, its supremum is the degenerate limit model,
+# and the optimiser stopped wherever the slope fell below its tolerance (a = 5.6e7 or 2.5e8 alike). A drop
+# this small is a likelihood ratio of 1.05, far inside any confidence interval. (Weakly determined but
+# finite maxima, a drop of 0.05 to 1.92, are still returned.)
+IDENTIFICATION_FACTOR = 1e3
+FLAT_LOG_LIKELIHOOD = 0.05
 # A projected gradient (per customer, log-parameter space) this small counts as a maximum even when
 # L-BFGS-B stops with a line-search warning, which it does when rounding limits further progress.
 GRADIENT_TOLERANCE = 1e-5
@@ -266,6 +274,53 @@ def maximise_log_likelihood(
     if not result.success and np.max(np.abs(gradient)) > GRADIENT_TOLERANCE:
         raise CannotFit(f"{label} did not converge after {iterations} iterations ({result.message}).")
     return log_params, iterations
+
+
+def require_identified(
+    log_likelihood: Callable[[FloatArray], float],
+    params: FloatArray,
+    *,
+    label: str,
+    names: tuple[str, ...],
+    ridges: tuple[tuple[tuple[int, int], Callable[[FloatArray], str]], ...] = (),
+) -> None:
+    """Raise CannotFit when a parameter, or a declared (shape, scale) pair, is not determined by the data.
+
+    Each parameter alone and each pair in ``ridges`` together is moved IDENTIFICATION_FACTOR times
+    towards infinity and towards 0; if the full log-likelihood there is within FLAT_LOG_LIKELIHOOD of
+    the maximum, the likelihood is flat out to that edge and the numbers would mean nothing.
+    Each pair comes with a function of the parameters saying what the edge at infinity means (e.g.
+    "customers look alike in their dropout probability, about a/(a+b) = 0.18 after each purchase").
+    """
+    best = log_likelihood(params)
+    directions: list[tuple[tuple[int, ...], Callable[[FloatArray], str] | None]] = [
+        ((index,), None) for index in range(len(params))
+    ]
+    directions += list(ridges)
+    for indices, meaning in directions:
+        for factor in (IDENTIFICATION_FACTOR, 1 / IDENTIFICATION_FACTOR):
+            moved = params.copy()
+            moved[list(indices)] *= factor
+            with np.errstate(all="ignore"):
+                value = log_likelihood(moved)
+            # A likelihood that cannot be evaluated out there says nothing either way.
+            if not np.isfinite(value) or value < best - FLAT_LOG_LIKELIHOOD:
+                continue
+            named = " and ".join(names[index] for index in indices)
+            estimates = ", ".join(f"{names[index]} = {params[index]:.4g}" for index in indices)
+            several = len(indices) > 1
+            reason = (
+                f"{label} cannot be fitted: the data do not determine {named}. Making {'both' if several else 'it'} "
+                f"{IDENTIFICATION_FACTOR:.0f} times {'larger' if factor > 1 else 'smaller'} lowers the "
+                f"log-likelihood by only {max(best - value, 0.0):.3f}: the likelihood is flat out to the edge, so the "
+                f"estimate{'s' if several else ''} {estimates} "
+                f"mean{'' if several else 's'} nothing"
+            )
+            if meaning is not None and factor > 1:
+                reason += ": " + meaning(params)
+            raise CannotFit(
+                f"{reason}. A longer calibration period or more customers may pin {'them' if several else 'it'} down."
+            )
 
 
 def _newton_polish(

@@ -17,6 +17,7 @@ from patron.analytics.lifetime._common import (
     horizon_input,
     maximise_log_likelihood,
     prediction_inputs,
+    require_identified,
     require_repeat_buyers,
 )
 
@@ -110,6 +111,22 @@ class _BetaGeoLikelihood:
         return value, np.array([d_r, d_alpha, d_a, d_b])
 
 
+# What BG/NBD degenerates to when a (shape, scale) pair runs off to infinity together.
+RIDGES = (
+    (
+        (0, 1),
+        lambda p: f"customers look alike in their purchase rate (about r/alpha = {p[0] / p[1]:.3g} per time unit)",
+    ),
+    (
+        (2, 3),
+        lambda p: (
+            f"customers look alike in their dropout probability (about a/(a+b) = {p[2] / (p[2] + p[3]):.3g} "
+            "after each purchase)"
+        ),
+    ),
+)
+
+
 class BetaGeo(LifetimeModel):
     """BG/NBD: Poisson purchasing while active, a coin flip after each purchase decides dropout.
 
@@ -140,6 +157,7 @@ class BetaGeo(LifetimeModel):
             likelihood.negative_mean, start, label=self.label, max_iterations=max_iterations
         )
         params = np.exp(log_params)
+        require_identified(likelihood.log_likelihood, params, label=self.label, names=self.param_names, ridges=RIDGES)
         self._store_fit(params, likelihood.log_likelihood(params), likelihood.total_weight, iterations)
         return self
 

@@ -19,6 +19,7 @@ from patron.analytics.lifetime._common import (
     check_same_length,
     check_weights,
     maximise_log_likelihood,
+    require_identified,
     require_repeat_buyers,
 )
 from patron.errors import CannotFit, Invalid
@@ -117,6 +118,15 @@ def _spend_inputs(frequency: npt.ArrayLike, monetary_value: npt.ArrayLike) -> tu
     return x, mean_spend
 
 
+# What Gamma-Gamma degenerates to when q and v run off to infinity together.
+RIDGES = (
+    (
+        (1, 2),
+        lambda p: f"customers look alike in their mean spend (about p v/q = {p[0] * p[2] / p[1]:.4g} per purchase)",
+    ),
+)
+
+
 class GammaGamma(LifetimeModel):
     """Gamma-Gamma: each customer's spend per transaction is gamma(p, nu) with nu ~ gamma(q, v).
 
@@ -156,6 +166,7 @@ class GammaGamma(LifetimeModel):
             likelihood.negative_mean, start, label=self.label, max_iterations=max_iterations
         )
         params = np.exp(log_params)
+        require_identified(likelihood.log_likelihood, params, label=self.label, names=self.param_names, ridges=RIDGES)
         if params[1] <= 1:
             raise CannotFit(
                 f"Gamma-Gamma fitted q = {params[1]:.3g} <= 1, which implies an infinite mean spend; the "

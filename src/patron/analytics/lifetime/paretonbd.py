@@ -25,6 +25,7 @@ from patron.analytics.lifetime._common import (
     log1mexp,
     maximise_log_likelihood,
     prediction_inputs,
+    require_identified,
     require_repeat_buyers,
 )
 
@@ -45,9 +46,59 @@ def _log_a0_term(params: FloatArray, x: FloatArray, u: FloatArray) -> FloatArray
 
 def _log_a0(params: FloatArray, x: FloatArray, t_x: FloatArray, age: FloatArray) -> FloatArray:
     """Return log A0 = log(term(t_x) - term(T)); -inf when the last purchase is at T."""
-    at_last_purchase = _log_a0_term(params, x, t_x)
-    at_age = _log_a0_term(params, x, age)
-    return at_last_purchase + log1mexp(at_age - at_last_purchase)
+    with np.errstate(invalid="ignore", over="ignore"):
+        at_last_purchase = _log_a0_term(params, x, t_x)
+        at_age = _log_a0_term(params, x, age)
+        log_a0 = at_last_purchase + log1mexp(at_age - at_last_purchase)
+    return _repair_log_a0(params, x, t_x, age, log_a0)
+
+
+# Gauss-Legendre rule per panel of the quadrature fallback, and the panels' bounds: each panel spans a
+# change of at most _PANEL_LOG_CHANGE in the log of the integrand, which 16 nodes integrate to rounding.
+_NODES, _NODE_WEIGHTS = np.polynomial.legendre.leggauss(16)
+_PANEL_LOG_CHANGE = 4.0
+_MAX_PANELS = 64
+
+
+def _repair_log_a0(
+    params: FloatArray, x: FloatArray, t_x: FloatArray, age: FloatArray, log_a0: FloatArray
+) -> FloatArray:
+    """Recompute by quadrature the log A0 values the hypergeometric function could not give.
+
+    SciPy's hyp2f1 returns NaN for large s and beta with z near 1 (s = 1e5, beta = 7e6: customers that
+    look alike in their dropout rate), which the optimiser meets on its way and the identification
+    check on purpose. A0 is also (r+s+x) times the integral over (t_x, T] of (alpha+tau)^-(r+x)
+    (beta+tau)^-(s+1), the density of dying at tau after x purchases; that integral is taken in
+    y = log(alpha + tau), where the integrand's log is close to linear.
+    """
+    broken = np.isnan(log_a0) | np.isposinf(log_a0) | (np.isneginf(log_a0) & (t_x < age))
+    if not broken.any():
+        return log_a0
+    r, alpha, s, beta = params
+    xs, start, end = (np.asarray(column, dtype=float)[broken] for column in (x, t_x, age))
+    low, high = np.log(alpha + start), np.log(alpha + end)
+
+    def log_integrand(y: FloatArray, x_: FloatArray) -> FloatArray:
+        # dtau = e^y dy, so the power of alpha + tau loses one.
+        return (1 - r - x_) * y - (s + 1) * np.log(beta - alpha + np.exp(y))
+
+    change = np.abs(log_integrand(low, xs) - log_integrand(high, xs)) + np.abs(1 - r - xs) * (high - low)
+    panels = int(np.clip(np.ceil(np.max(change) / _PANEL_LOG_CHANGE), 1, _MAX_PANELS))
+    edges = np.linspace(0.0, 1.0, panels + 1)
+    # Nodes on [0, 1]: panel midpoints plus half-widths times the Legendre nodes.
+    unit_nodes = ((edges[:-1, None] + edges[1:, None]) / 2 + np.outer(np.diff(edges) / 2, _NODES)).ravel()
+    unit_weights = np.outer(np.diff(edges) / 2, _NODE_WEIGHTS).ravel()
+    width = (high - low)[:, None]
+    y = low[:, None] + width * unit_nodes[None, :]
+    values = log_integrand(y, xs[:, None]) + np.log(unit_weights)[None, :]
+    top = values.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # A last purchase at T leaves nothing to integrate: A0 is 0 and its log -inf, as hyp2f1 gives it.
+        log_integral = (top + np.log(np.exp(values - top).sum(axis=1, keepdims=True)) + np.log(width)).ravel()
+    log_integral[(high - low) <= 0] = -np.inf
+    repaired = np.array(log_a0, dtype=float, copy=True)
+    repaired[broken] = np.log(r + s + xs) + log_integral
+    return repaired
 
 
 def _log_alive_odds(params: FloatArray, x: FloatArray, t_x: FloatArray, age: FloatArray) -> FloatArray:
@@ -73,7 +124,7 @@ class _ParetoLikelihood:
     """The Pareto/NBD log-likelihood over compressed rows; hypergeometric terms once per distinct pair."""
 
     def __init__(self, x: FloatArray, t_x: FloatArray, age: FloatArray, weight: FloatArray) -> None:
-        self.x, self.age, self.weight = x, age, weight
+        self.x, self.t_x, self.age, self.weight = x, t_x, age, weight
         self.total_weight = float(weight.sum())
         self.distinct_x, x_index = np.unique(x, return_inverse=True)
         self.weight_by_x = np.bincount(x_index.ravel(), weights=weight, minlength=len(self.distinct_x))
@@ -92,10 +143,12 @@ class _ParetoLikelihood:
         """Return the full log-likelihood summed over customers."""
         r, alpha, s, beta = params
         codes, pair_x, pair_u = self.recency_pairs
-        at_last_purchase = _log_a0_term(params, pair_x, pair_u)[codes]
-        codes, pair_x, pair_u = self.age_pairs
-        at_age = _log_a0_term(params, pair_x, pair_u)[codes]
-        log_a0 = at_last_purchase + log1mexp(at_age - at_last_purchase)
+        with np.errstate(invalid="ignore", over="ignore"):
+            at_last_purchase = _log_a0_term(params, pair_x, pair_u)[codes]
+            codes, pair_x, pair_u = self.age_pairs
+            at_age = _log_a0_term(params, pair_x, pair_u)[codes]
+            log_a0 = at_last_purchase + log1mexp(at_age - at_last_purchase)
+        log_a0 = _repair_log_a0(params, self.x, self.t_x, self.age, log_a0)
         alive_throughout = -(r + self.x) * np.log(alpha + self.age) - s * np.log(beta + self.age)
         per_row = np.logaddexp(alive_throughout, np.log(s) - np.log(r + s + self.x) + log_a0)
         per_x = gammaln(r + self.distinct_x) - gammaln(r)
@@ -112,6 +165,16 @@ class _ParetoLikelihood:
         """Return minus the mean log-likelihood and its numeric gradient in log-parameters."""
         value = self._negative_mean_value(log_params)
         return value, central_difference_gradient(self._negative_mean_value, log_params)
+
+
+# What Pareto/NBD degenerates to when a (shape, scale) pair runs off to infinity together.
+RIDGES = (
+    (
+        (0, 1),
+        lambda p: f"customers look alike in their purchase rate (about r/alpha = {p[0] / p[1]:.3g} per time unit)",
+    ),
+    ((2, 3), lambda p: f"customers look alike in their dropout rate (about s/beta = {p[2] / p[3]:.3g} per time unit)"),
+)
 
 
 class ParetoNBD(LifetimeModel):
@@ -144,6 +207,7 @@ class ParetoNBD(LifetimeModel):
             likelihood.negative_mean, start, label=self.label, max_iterations=max_iterations
         )
         params = np.exp(log_params)
+        require_identified(likelihood.log_likelihood, params, label=self.label, names=self.param_names, ridges=RIDGES)
         self._store_fit(params, likelihood.log_likelihood(params), likelihood.total_weight, iterations)
         return self
 

@@ -15,8 +15,20 @@ from patron.analytics.lifetime._common import (
     LifetimeModel,
     as_vector,
     maximise_log_likelihood,
+    require_identified,
 )
 from patron.errors import CannotFit, Invalid
+
+# What sBG degenerates to when alpha and beta run off to infinity together.
+RIDGES = (
+    (
+        (0, 1),
+        lambda p: (
+            f"customers look alike in their churn probability (about alpha/(alpha+beta) = "
+            f"{p[0] / (p[0] + p[1]):.3g} per period)"
+        ),
+    ),
+)
 
 
 class ShiftedBetaGeometric(LifetimeModel):
@@ -60,6 +72,13 @@ class ShiftedBetaGeometric(LifetimeModel):
             negative_mean, np.zeros(2), label=self.label, max_iterations=max_iterations
         )
         params = np.exp(log_params)
+        require_identified(
+            lambda values: self._log_likelihood(values, periods, lost, still_alive)[0],
+            params,
+            label=self.label,
+            names=self.param_names,
+            ridges=RIDGES,
+        )
         log_likelihood, _ = self._log_likelihood(params, periods, lost, still_alive)
         self._store_fit(params, log_likelihood, float(survivors[0]), iterations)
         self.observed_periods = len(periods)
