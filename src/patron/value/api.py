@@ -145,6 +145,18 @@ def transitions(
     return services.tier_transitions(source, target, user=user if restrict else None)
 
 
+@router.get("/value/retention", response=schemas.RetentionOut, summary="Subscription retention by start cohort (sBG)")
+def retention(request: HttpRequest, cohort_by: str = "auto", periods: int = 6) -> Any:
+    """Fit sBG to each start cohort of the visible subscriptions and project ``periods`` months ahead."""
+    return services.subscription_retention(current_user(request), cohort_by=cohort_by, periods=periods)
+
+
+@router.get("/value/retention/{cohort}", response=schemas.RetentionOut, summary="Subscription retention of one cohort")
+def retention_cohort(request: HttpRequest, cohort: str, periods: int = 6) -> Any:
+    """Return one cohort (2025-03 or 2025-Q1); 404 when none of the visible subscriptions started in it."""
+    return services.subscription_retention(current_user(request), cohort=cohort, periods=periods)
+
+
 @router.get("/value/settings", response=schemas.SettingsOut, summary="The value settings")
 def get_settings(request: HttpRequest) -> Any:
     """Return how customers are scored."""

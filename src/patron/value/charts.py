@@ -16,6 +16,10 @@ WIDTH = 640
 HEIGHT = 300
 MARGIN = {"left": 64, "right": 20, "top": 24, "bottom": 52}
 SERIES_CLASSES = ("series-a", "series-b", "series-c")
+# Axis labels are drawn at about 12px: a character takes some 7px, a line some 14px.
+LABEL_CHAR_WIDTH = 7
+LABEL_LINE_HEIGHT = 14
+SLANT_DEGREES = 40
 
 
 def fmt_number(value: float | None, decimals: int = 0) -> str:
@@ -54,15 +58,16 @@ def nice_step(span: float, ticks: int = 5) -> float:
     return 10 * power
 
 
-def _plot_box(width: int, height: int) -> dict[str, float]:
+def _plot_box(width: int, height: int, *, bottom: int | None = None) -> dict[str, float]:
     left, top = MARGIN["left"], MARGIN["top"]
+    bottom = MARGIN["bottom"] if bottom is None else bottom
     return {
         "left": left,
         "top": top,
         "right": width - MARGIN["right"],
-        "bottom": height - MARGIN["bottom"],
+        "bottom": height - bottom,
         "width": width - MARGIN["left"] - MARGIN["right"],
-        "height": height - MARGIN["top"] - MARGIN["bottom"],
+        "height": height - MARGIN["top"] - bottom,
     }
 
 
@@ -176,13 +181,29 @@ def bar_chart(
     width: int = WIDTH,
     height: int = HEIGHT,
 ) -> dict[str, Any]:
-    """Return a (grouped) bar chart: each series is ``{"name", "values": [...], "labels"?: [...]}``."""
-    box = _plot_box(width, height)
+    """Return a (grouped) bar chart: each series is ``{"name", "values": [...], "labels"?: [...]}``.
+
+    Category labels too wide for their slot are drawn slanted (the chart grows taller to make room), and
+    when slots are too narrow even for slanted text only every n-th label is written.
+    """
+    groups = max(len(categories), 1)
+    plot_width = width - MARGIN["left"] - MARGIN["right"]
+    slot = plot_width / groups
+    longest = max((len(str(name)) for name in categories), default=0) * LABEL_CHAR_WIDTH
+    slanted = longest > slot * 0.9
+    extra = 0
+    label_every = 1
+    if slanted:
+        # A label slanted at SLANT_DEGREES needs its width times sin(angle) below the axis.
+        needed = math.ceil(longest * math.sin(math.radians(SLANT_DEGREES))) + 12 + 24  # tick gap, axis title
+        extra = max(0, needed - MARGIN["bottom"])
+        label_every = max(1, math.ceil(LABEL_LINE_HEIGHT / slot))
+        height += extra
+    box = _plot_box(width, height, bottom=MARGIN["bottom"] + extra)
     values = [v for s in series for v in s["values"] if v is not None]
     y_max = (max(values, default=0) or 1.0) * 1.12
     if y_percent:
         y_max = min(max(y_max, 0.1), 1.0) if max(values, default=0) <= 1 else y_max
-    groups = max(len(categories), 1)
     group_width = box["width"] / groups
     bar_width = max(2.0, group_width * 0.8 / max(len(series), 1))
     bars = []
@@ -208,11 +229,13 @@ def bar_chart(
                 }
             )
     x_ticks = [
-        {"x": round(box["left"] + (index + 0.5) * group_width, 1), "label": name}
+        {"x": round(box["left"] + (index + 0.5) * group_width, 1), "label": name if index % label_every == 0 else ""}
         for index, name in enumerate(categories)
     ]
     return {
         "kind": "bars",
+        "slanted": slanted,
+        "slant": -SLANT_DEGREES,
         "title": title,
         "width": width,
         "height": height,

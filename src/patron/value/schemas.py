@@ -236,3 +236,49 @@ class EnqueueIn(Schema):
     """Options of a scoring run started through the API."""
 
     engine: Literal["duckdb", "spark"] | None = None
+
+
+class RetentionParams(Schema):
+    """The fitted shifted-beta-geometric parameters: churn probability theta ~ beta(alpha, beta)."""
+
+    alpha: float
+    beta: float
+
+
+class ProjectedPeriod(Schema):
+    """One period after the observed ones: the share of the cohort still subscribed and that period's retention."""
+
+    period: int = Field(description="Months since start.")
+    survival: float = Field(description="Share of the cohort still subscribed after this period.")
+    retention: float = Field(description="Share of the period's starting subscribers who renew.")
+    subscribers: float = Field(description="Expected subscribers left (survival times the cohort size).")
+
+
+class RetentionCohortOut(Schema):
+    """One start cohort: survivors per month observed so far and, when the model could be fitted, its projection."""
+
+    cohort: str = Field(description="Start month (2025-03) or quarter (2025-Q1).")
+    start: dt.date
+    subscribers: int
+    observed_periods: int
+    survivors: list[int] = Field(description="Subscribers at the start and after each observed month.")
+    observed_retention: list[float | None]
+    status: Literal["fitted", "too_few_subscribers", "too_few_periods", "cannot_fit"]
+    message: str = Field(description="Why the cohort was not fitted; empty when it was.")
+    params: RetentionParams | None = None
+    log_likelihood: float | None = None
+    fitted_survival: list[float] = Field(description="The model's survival for the observed months, from month 0.")
+    projected: list[ProjectedPeriod]
+
+
+class RetentionOut(Schema):
+    """Subscription retention by start cohort (sBG per cohort), for the subscriptions the user may see."""
+
+    observation_end: dt.date
+    cohort_by: Literal["month", "quarter"]
+    periods: int
+    period_unit: str
+    min_subscribers: int
+    min_periods: int
+    without_end_date: int = Field(description="Cancelled or expired subscriptions left out: no end date.")
+    cohorts: list[RetentionCohortOut]

@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Avg, Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from patron.analytics import segments as seg
 from patron.core.models import Role, User
@@ -101,6 +101,14 @@ def lifecycle_label(name: str) -> str:
 def lifecycle_choices() -> list[tuple[str, str]]:
     """Return (value, label) pairs of the lifecycle classes, for filter menus."""
     return [(str(c.value), str(c.label)) for c in LifecycleClass]
+
+
+def tier_choices(values: ValueSettings | None = None) -> list[tuple[str, str]]:
+    """Return (value, label) pairs of the ABC tiers the current settings make (A, B, ... : 2 to 6), for filters."""
+    values = values or get_settings()
+    shares = values.abc_shares if values.abc_method == "share" else values.abc_cumulative
+    count = min(max(len(shares or ()), 1), len(seg.TIER_NAMES))
+    return [(name, name) for name in seg.TIER_NAMES[:count]]
 
 
 def rfm_choices() -> list[tuple[str, str]]:
@@ -652,8 +660,10 @@ def _score_into(run: ScoreRun, clock: _Clock, observation_end: dt.date) -> None:
         summary = segment_summary(scores, run)
         if previous is not None:
             summary["transitions"] = tier_transitions(previous, run)
-        if result.arpu_transitions is not None and result.arpu_transitions.num_rows:
-            summary["arpu_transitions"] = _last_month_arpu_transitions(result.arpu_transitions)
+        if result.arpu_monthly is not None and result.arpu_monthly.num_rows:
+            monthly = monthly_arpu_summary(result.arpu_monthly, result.observation_end)
+            if monthly is not None:
+                summary["arpu_transitions"] = monthly
         run.summary = _jsonable(summary)
     run.status = RunStatus.SUCCEEDED
     run.finished_at = timezone.now()
@@ -683,11 +693,73 @@ def _arpu_tiers(
     return tiers
 
 
-def _last_month_arpu_transitions(transitions: pa.Table) -> dict[str, Any]:
-    """Return the ARPU tier transitions into the last month of the data as a JSON-ready matrix."""
-    months = transitions.column("month")
-    last = pc.max(months).as_py()
-    return {"month": last.isoformat(), "matrix": seg.transition_matrix(transitions, month=last)}
+def last_complete_month(observation_end: dt.date) -> dt.date:
+    """Return the first day of the last calendar month that ended on or before ``observation_end``."""
+    if (observation_end + dt.timedelta(days=1)).month != observation_end.month:
+        return observation_end.replace(day=1)
+    return (observation_end.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def monthly_arpu_summary(arpu_monthly: pa.Table, observation_end: dt.date) -> dict[str, Any] | None:
+    """Return the ARPU tier moves into the last complete calendar month and the tier sizes in that month.
+
+    A month still running on the observation end is left out: early in a month most customers have not
+    bought yet, and counting them as "no purchase" would tell users the base stopped buying. Tiers are
+    those of ``seg.arpu_tiers`` (calendar-month revenue); the states follow ``seg.arpu_transitions``:
+    from "new" in a customer's first month, from "gone" when coming back, to "gone" when not buying.
+    Returns None when nobody bought in that month or the month before.
+    """
+    month = last_complete_month(observation_end)
+    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    target = np.datetime64(month, "M").astype(np.int64)
+    months = np.asarray(pc.cast(arpu_monthly.column("month"), pa.int32()).to_numpy(zero_copy_only=False))
+    months = months.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    in_month, in_previous = months == target, months == target - 1
+    if not (in_month.any() or in_previous.any()):
+        return None
+    ids = np.asarray(arpu_monthly.column("customer_id").to_numpy(zero_copy_only=False))
+    _unique, customer = np.unique(ids, return_inverse=True)
+    tiers = np.asarray(arpu_monthly.column("tier").to_numpy(zero_copy_only=False), dtype=object)
+    revenue = np.asarray(arpu_monthly.column("revenue").to_numpy(zero_copy_only=False), dtype=np.float64)
+    count = len(_unique)
+    tier_now = np.full(count, "", dtype=object)
+    tier_before = np.full(count, "", dtype=object)
+    bought_earlier = np.zeros(count, dtype=bool)
+    tier_now[customer[in_month]] = tiers[in_month]
+    tier_before[customer[in_previous]] = tiers[in_previous]
+    bought_earlier[customer[months < target - 1]] = True
+    moved = (tier_now != "") | (tier_before != "")
+    source = np.where(tier_before != "", tier_before, np.where(bought_earlier, "gone", "new"))[moved]
+    destination = np.where(tier_now != "", tier_now, "gone")[moved]
+    states = ("new", *seg.ARPU_TIERS, "gone")
+    code = {name: index for index, name in enumerate(states)}
+    pairs = np.array([code[name] for name in source], dtype=np.int64) * len(states) + np.array(
+        [code[name] for name in destination], dtype=np.int64
+    )
+    counted = np.bincount(pairs, minlength=len(states) ** 2)
+    matrix = {
+        state: {to: int(counted[code[state] * len(states) + code[to]]) for to in (*seg.ARPU_TIERS, "gone")}
+        for state in states
+    }
+    month_revenue = float(revenue[in_month].sum())
+    tier_rows = []
+    for name in seg.ARPU_TIERS:
+        rows = in_month & (tiers == name)
+        tier_revenue = float(revenue[rows].sum())
+        tier_rows.append(
+            {
+                "name": name,
+                "accounts": int(rows.sum()),
+                "revenue": tier_revenue,
+                "revenue_share": tier_revenue / month_revenue if month_revenue else 0.0,
+            }
+        )
+    return {
+        "month": month.isoformat(),
+        "previous_month": previous.isoformat(),
+        "matrix": matrix,
+        "tiers": tier_rows,
+    }
 
 
 def write_scores(run: ScoreRun, customers: pa.Table, extra: Mapping[str, Any]) -> None:
@@ -914,9 +986,13 @@ def segment_summary(scores: QuerySet[AccountScore], run: ScoreRun) -> dict[str, 
             for name in seg.LIFECYCLE_CLASSES
         ],
         "rfm": sorted(rows("rfm_segment"), key=lambda row: _rfm_position(row["name"])),
-        "arpu": [row for row in rows("arpu_tier") if row["name"]],
+        "arpu": sorted((row for row in rows("arpu_tier") if row["name"]), key=lambda row: _arpu_position(row["name"])),
         "clv_histogram": clv_histogram(scores),
     }
+
+
+def _arpu_position(name: str) -> int:
+    return seg.ARPU_TIERS.index(name) if name in seg.ARPU_TIERS else len(seg.ARPU_TIERS)
 
 
 def _rfm_position(name: str) -> int:
@@ -1445,4 +1521,198 @@ def diagnostics_data(user: User, run_id: int | None = None) -> dict[str, Any]:
         "fits": run.fits if run else {},
         "diagnostics": run.diagnostics if run else {},
         "runs": list(ScoreRun.objects.filter(status=RunStatus.SUCCEEDED).defer(*_RUN_BIG_FIELDS).order_by("-id")[:20]),
+    }
+
+
+# --- subscription retention (sBG by cohort) -------------------------------------------------------------
+
+
+RETENTION_MIN_SUBSCRIBERS = 10  # a smaller cohort's churn is mostly noise
+RETENTION_MIN_PERIODS = 3  # two parameters need at least three observed renewals to be told apart
+RETENTION_MAX_PROJECTED = 36
+COHORT_KINDS = ("auto", "month", "quarter")
+# Cancelled or expired subscriptions without an end date cannot say when they were lost.
+_ENDED_STATUSES = ("cancelled", "expired")
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Return ``day`` moved by whole calendar months (the 31st becomes the month's last day when needed)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return min(dt.date(year, month, 1) + dt.timedelta(days=day.day - 1), following - dt.timedelta(days=1))
+
+
+def full_months(start: dt.date, end: dt.date, *, strictly_before: bool) -> int:
+    """Return how many whole months after ``start`` fit before ``end`` (``strictly_before``) or up to it."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    while months > 0 and (add_months(start, months) >= end if strictly_before else add_months(start, months) > end):
+        months -= 1
+    return max(months, 0)
+
+
+def cohort_key(started_on: dt.date, kind: str) -> str:
+    """Return the cohort a start date belongs to: "2025-03" (month) or "2025-Q1" (quarter)."""
+    if kind == "quarter":
+        return f"{started_on.year}-Q{(started_on.month - 1) // 3 + 1}"
+    return f"{started_on.year}-{started_on.month:02d}"
+
+
+def _cohort_start(key: str) -> dt.date:
+    year, part = key.split("-")
+    if part.startswith("Q"):
+        return dt.date(int(year), (int(part[1:]) - 1) * 3 + 1, 1)
+    return dt.date(int(year), int(part), 1)
+
+
+def check_cohort(key: str) -> tuple[str, dt.date]:
+    """Return (kind, first day) of a cohort name like 2025-03 or 2025-Q1, or raise Invalid naming the form."""
+    import re
+
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", key):
+        return "month", _cohort_start(key)
+    if re.fullmatch(r"\d{4}-Q[1-4]", key):
+        return "quarter", _cohort_start(key)
+    raise Invalid(
+        _("Cohort '%(cohort)s' is not a month (2025-03) or a quarter (2025-Q1).") % {"cohort": key}, field="cohort"
+    )
+
+
+def _fit_failure_reason(message: str) -> str:
+    """Return the first sentence of a model's CannotFit message, without the estimates it may go on to print."""
+    reason = message.split(". ")[0].rstrip(".")
+    for prefix in ("sBG cannot be fitted: ", "sBG cannot be fitted"):
+        if reason.startswith(prefix) and len(reason) > len(prefix):
+            reason = reason[len(prefix) :]
+            break
+    return f"{reason[:1].upper()}{reason[1:]}."
+
+
+def subscription_retention(
+    user: User,
+    *,
+    cohort_by: str = "auto",
+    periods: int = 6,
+    observation_end: dt.date | None = None,
+    cohort: str | None = None,
+) -> dict[str, Any]:
+    """Fit the shifted-beta-geometric model to each start cohort of the subscriptions the user may see.
+
+    Computed on request, not kept in the scoring snapshot: what a user sees depends on their accounts, and
+    one aggregate query plus a two-parameter fit per cohort is quick. Periods are months since each
+    subscription's start; a subscription is still a customer after ``k`` periods when it has no end date or
+    ends later than ``k`` months after its start. A cohort is observed for as many whole months as its
+    latest subscription has had by the observation end (today by default); later periods are not yet known
+    (right-censored). ``cohort_by`` is month, quarter, or auto (months when at least half of the monthly
+    cohorts have ``RETENTION_MIN_SUBSCRIBERS`` subscriptions, else quarters). Cohorts too small, observed
+    too briefly, or that the model cannot fit carry a status and a message and no parameters. With
+    ``cohort`` only that cohort is returned (NotFound when none of the user's subscriptions started in it).
+    """
+    from patron.analytics.lifetime import ShiftedBetaGeometric
+    from patron.errors import CannotFit
+
+    if cohort_by not in COHORT_KINDS:
+        raise Invalid(
+            _("cohort_by must be one of %(choices)s.") % {"choices": ", ".join(COHORT_KINDS)}, field="cohort_by"
+        )
+    if not 1 <= periods <= RETENTION_MAX_PROJECTED:
+        raise Invalid(_("periods must be between 1 and %(max)s.") % {"max": RETENTION_MAX_PROJECTED}, field="periods")
+    if cohort is not None:
+        cohort_by, _first = check_cohort(cohort)
+    end = observation_end or timezone.localdate()
+    visible = Subscription.objects.restrict(user).filter(started_on__lte=end)
+    unknown_end = visible.filter(status__in=_ENDED_STATUSES, ends_on__isnull=True).count()
+    groups = list(
+        visible.exclude(status__in=_ENDED_STATUSES, ends_on__isnull=True)
+        .values("started_on", "ends_on")
+        .annotate(n=Count("id"))
+        .order_by("started_on")
+    )
+    if cohort_by == "auto":
+        sizes: dict[str, int] = {}
+        for row in groups:
+            key = cohort_key(row["started_on"], "month")
+            sizes[key] = sizes.get(key, 0) + row["n"]
+        large = sum(1 for size in sizes.values() if size >= RETENTION_MIN_SUBSCRIBERS)
+        cohort_by = "month" if sizes and large * 2 >= len(sizes) else "quarter"
+    members: dict[str, list[tuple[int, int, int]]] = {}
+    for row in groups:
+        key = cohort_key(row["started_on"], cohort_by)
+        if cohort is not None and key != cohort:
+            continue
+        observed = full_months(row["started_on"], end, strictly_before=False)
+        ends = row["ends_on"]
+        # Ends after the observation end are not yet known: the subscription is alive in every observed period.
+        lasted = observed if ends is None or ends > end else full_months(row["started_on"], ends, strictly_before=True)
+        members.setdefault(key, []).append((observed, min(lasted, observed), row["n"]))
+    if cohort is not None and cohort not in members:
+        raise NotFound(_("No subscription you may see started in cohort %(cohort)s.") % {"cohort": cohort})
+    cohorts = []
+    for key in sorted(members):
+        rows = members[key]
+        observed_periods = min(observed for observed, _lasted, _n in rows)
+        lifetimes = np.array([months for _o, months, _n in rows])
+        weights = np.array([n for _o, _l, n in rows])
+        survivors = [int(weights[lifetimes >= k].sum()) for k in range(observed_periods + 1)]
+        item: dict[str, Any] = {
+            "cohort": key,
+            "start": _cohort_start(key),
+            "subscribers": survivors[0],
+            "observed_periods": observed_periods,
+            "survivors": survivors,
+            "observed_retention": [
+                survivors[k] / survivors[k - 1] if survivors[k - 1] else None for k in range(1, len(survivors))
+            ],
+            "status": "fitted",
+            "message": "",
+            "params": None,
+            "log_likelihood": None,
+            "fitted_survival": [],
+            "projected": [],
+        }
+        if survivors[0] < RETENTION_MIN_SUBSCRIBERS:
+            item["status"] = "too_few_subscribers"
+            item["message"] = ngettext(
+                "Not fitted: %(n)s subscription started in this cohort; the model needs at least %(min)s.",
+                "Not fitted: %(n)s subscriptions started in this cohort; the model needs at least %(min)s.",
+                survivors[0],
+            ) % {"n": survivors[0], "min": RETENTION_MIN_SUBSCRIBERS}
+        elif observed_periods < RETENTION_MIN_PERIODS:
+            item["status"] = "too_few_periods"
+            item["message"] = ngettext(
+                "Not fitted: %(n)s whole month observed so far; the model needs at least %(min)s.",
+                "Not fitted: %(n)s whole months observed so far; the model needs at least %(min)s.",
+                observed_periods,
+            ) % {"n": observed_periods, "min": RETENTION_MIN_PERIODS}
+        else:
+            try:
+                model = ShiftedBetaGeometric().fit(survivors)
+            except CannotFit as exc:
+                item["status"] = "cannot_fit"
+                item["message"] = _("Not fitted: %(reason)s") % {"reason": _fit_failure_reason(exc.message)}
+            else:
+                item["params"] = {"alpha": model.params["alpha"], "beta": model.params["beta"]}
+                item["log_likelihood"] = float(model.log_likelihood)
+                item["fitted_survival"] = [float(v) for v in model.survival(np.arange(observed_periods + 1))]
+                ahead = np.arange(observed_periods + 1, observed_periods + periods + 1)
+                item["projected"] = [
+                    {
+                        "period": int(t),
+                        "survival": float(s),
+                        "retention": float(r),
+                        "subscribers": float(s) * survivors[0],
+                    }
+                    for t, s, r in zip(ahead, model.survival(ahead), model.retention(ahead), strict=True)
+                ]
+        cohorts.append(item)
+    return {
+        "observation_end": end,
+        "cohort_by": cohort_by,
+        "periods": periods,
+        "period_unit": "month",
+        "min_subscribers": RETENTION_MIN_SUBSCRIBERS,
+        "min_periods": RETENTION_MIN_PERIODS,
+        "without_end_date": unknown_end,
+        "cohorts": cohorts,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -37,7 +38,49 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         data["transitions"] = _transition_table(segments.get("transitions"))
         data["arpu_transitions"] = _arpu_table(segments.get("arpu_transitions"))
         data["top_share"] = _top_share(segments.get("pareto") or [])
+    data["retention"] = services.subscription_retention(signed_in(request))
+    data["retention_chart"] = _retention_chart(data["retention"])
     return render(request, "value/dashboard.html", data)
+
+
+RETENTION_CHART_COHORTS = 3
+
+
+def _retention_chart(retention: dict[str, Any]) -> dict[str, Any] | None:
+    """Draw observed survival (solid) and the sBG projection (dashed) of the latest fitted cohorts."""
+    fitted = [c for c in retention["cohorts"] if c["status"] == "fitted"][-RETENTION_CHART_COHORTS:]
+    if not fitted:
+        return None
+    series: list[dict[str, Any]] = []
+    for index, cohort in enumerate(fitted):
+        css = charts.SERIES_CLASSES[index % len(charts.SERIES_CLASSES)]
+        size = cohort["survivors"][0]
+        series.append(
+            {
+                "name": _("%(cohort)s observed") % {"cohort": cohort["cohort"]},
+                "points": [(k, n / size) for k, n in enumerate(cohort["survivors"])],
+                "css": css,
+            }
+        )
+        last = cohort["observed_periods"]
+        series.append(
+            {
+                "name": _("%(cohort)s projected") % {"cohort": cohort["cohort"]},
+                "points": [(last, cohort["survivors"][-1] / size)]
+                + [(p["period"], p["survival"]) for p in cohort["projected"]],
+                "css": css,
+                "dashed": True,
+            }
+        )
+    return charts.line_chart(
+        series,
+        title=_("Subscription survival by start cohort"),
+        x_label=_("Months since start"),
+        y_label=_("Share still subscribed"),
+        y_max=1.0,
+        y_percent=True,
+        markers=True,
+    )
 
 
 def _top_share(pareto: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -167,6 +210,7 @@ def _transition_table(transitions: dict[str, Any] | None) -> dict[str, Any] | No
 
 
 def _arpu_table(arpu: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return the ARPU tier moves into a month as table rows, with the two months compared (older runs: one)."""
     if not arpu:
         return None
     from patron.value.templatetags.value_tags import arpu_label
@@ -180,7 +224,15 @@ def _arpu_table(arpu: dict[str, Any] | None) -> dict[str, Any] | None:
         }
         for source in ["new", "high", "middle", "low", "gone"]
     ]
-    return {"month": arpu["month"], "columns": [names.get(c) or arpu_label(c) for c in columns], "rows": rows}
+    month = dt.date.fromisoformat(arpu["month"])
+    previous = arpu.get("previous_month")
+    return {
+        "month": month,
+        "previous_month": dt.date.fromisoformat(previous) if previous else None,
+        "columns": [names.get(c) or arpu_label(c) for c in columns],
+        "rows": rows,
+        "tiers": arpu.get("tiers") or [],
+    }
 
 
 @login_required
