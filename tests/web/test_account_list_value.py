@@ -115,3 +115,17 @@ def test_export_refuses_a_filter_it_cannot_read_instead_of_exporting_everything(
 def test_export_needs_a_signed_in_user(client, scored):
     response = client.get(reverse("customers:account_export"))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_tier_filter_offers_the_tiers_the_settings_make(client, admin_user, scored):
+    from patron.value.models import ValueSettings
+
+    settings = value.get_settings()
+    settings.abc_method = "share"
+    settings.abc_shares = [0.1, 0.1, 0.2, 0.2, 0.2, 0.2]
+    settings.save()
+    client.force_login(admin_user)
+    response = client.get(reverse("customers:account_list"))
+    assert [code for code, _ in response.context["value_tiers"]] == ["A", "B", "C", "D", "E", "F"]
+    assert client.get(reverse("customers:account_list"), {"value_tier": "F"}).context["form"].errors == {}
+    assert ValueSettings.objects.count() == 1

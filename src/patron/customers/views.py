@@ -51,7 +51,6 @@ ACCOUNT_ORDERS = [
     ("p_alive", gettext_lazy("Least likely active first")),
 ]
 VALUE_ORDERS = {"clv", "p_alive"}
-VALUE_TIERS = [("A", "A"), ("B", "B"), ("C", "C"), ("D", "D")]
 TIMELINE_KIND_LABELS = [
     ("", gettext_lazy("Everything")),
     ("interaction", gettext_lazy("Interactions")),
@@ -87,7 +86,7 @@ class AccountFilterForm(forms.Form):
     lifecycle_stage = forms.ChoiceField(
         label=gettext_lazy("Lifecycle stage"), required=False, choices=[("", ""), *LifecycleStage.choices]
     )
-    value_tier = forms.ChoiceField(label=gettext_lazy("Value tier"), required=False, choices=[("", ""), *VALUE_TIERS])
+    value_tier = forms.ChoiceField(label=gettext_lazy("Value tier"), required=False)
     lifecycle_class = forms.ChoiceField(label=gettext_lazy("Lifecycle class"), required=False)
     rfm_segment = forms.ChoiceField(label=gettext_lazy("RFM segment"), required=False)
     order = forms.ChoiceField(label=gettext_lazy("Sort by"), required=False, choices=ACCOUNT_ORDERS)
@@ -96,6 +95,9 @@ class AccountFilterForm(forms.Form):
         super().__init__(data)
         cast(forms.ChoiceField, self.fields["owner_id"]).choices = [("", ""), *((u.pk, str(u)) for u in people)]
         cast(forms.ChoiceField, self.fields["team_id"]).choices = [("", ""), *((t.pk, t.name) for t in teams)]
+        # The tiers the current value settings make (A to B ... A to F), not a fixed four.
+        self.tiers = value.tier_choices()
+        cast(forms.ChoiceField, self.fields["value_tier"]).choices = [("", ""), *self.tiers]
         cast(forms.ChoiceField, self.fields["lifecycle_class"]).choices = [("", ""), *value.lifecycle_choices()]
         cast(forms.ChoiceField, self.fields["rfm_segment"]).choices = [("", ""), *value.rfm_choices()]
 
@@ -198,7 +200,7 @@ def account_list(request: AuthedRequest) -> HttpResponse:
         "industries": _distinct(visible, "industry"),
         "countries": _distinct(visible, "country"),
         "stages": LifecycleStage.choices,
-        "value_tiers": VALUE_TIERS,
+        "value_tiers": wanted.form.tiers,
         "lifecycle_classes": value.lifecycle_choices(),
         "rfm_segments": value.rfm_choices(),
         "orders": ACCOUNT_ORDERS,

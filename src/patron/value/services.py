@@ -1406,6 +1406,9 @@ def account_value(user: User, account_id: int) -> dict[str, Any] | None:
         "tier_change": latest.tier_change,
         "clv_change": clv_change,
         "horizon_months": latest.run.settings.get("horizon_months"),
+        # The units of the CLV shown: what share of revenue counts and how the future is discounted.
+        "margin_percent": latest.run.settings.get("margin_percent"),
+        "annual_discount_rate": latest.run.settings.get("annual_discount_rate"),
         "history": [
             {
                 "run_id": row.run_id,
