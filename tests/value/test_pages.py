@@ -170,6 +170,9 @@ def test_account_panel_shows_tier_strategy_and_clv(member, run, base):
     assert f'class="tier tier-{score.abc_tier}"' in html
     assert score.lifecycle_strategy in html
     assert "P(alive)" in html and "newly scored" in html
+    used = run.settings
+    assert f"CLV counts {used['margin_percent']:g}% of revenue as margin" in html
+    assert f"over the next {used['horizon_months']} months" in html
 
 
 def test_account_panel_before_scoring_and_for_unseen_accounts(member, outsider, base, admin_user):
