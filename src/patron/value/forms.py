@@ -54,7 +54,7 @@ class ValueSettingsForm(forms.ModelForm):
         (_("ABC tiers"), ("abc_value", "abc_method", "abc_shares", "abc_cumulative")),
         (_("RFM and ARPU"), ("rfm_bins", "arpu_low_below", "arpu_high_from")),
         (_("Lifetime value"), ("margin_percent", "annual_discount_rate", "horizon_months", "time_unit")),
-        (_("History"), ("runs_kept",)),
+        (_("Schedule and history"), ("schedule", "schedule_hour", "runs_kept")),
         (_("Lifecycle classes"), ValueSettings.RULE_FIELDS),
         (
             _("Strategies"),
@@ -82,6 +82,8 @@ class ValueSettingsForm(forms.ModelForm):
             "annual_discount_rate",
             "horizon_months",
             "time_unit",
+            "schedule",
+            "schedule_hour",
             "runs_kept",
             *ValueSettings.RULE_FIELDS,
             "strategy_sleeping",

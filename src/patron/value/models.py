@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -325,6 +326,26 @@ class ValueSettings(models.Model):
         default=TimeUnit.WEEK,
         help_text=_("The unit the lifetime models count time in; weeks suit most businesses."),
     )
+    schedule = models.CharField(
+        _("recompute automatically"),
+        max_length=8,
+        choices=[
+            ("off", _("Never (by hand or cron)")),
+            ("daily", _("Every day")),
+            ("weekly", _("Every Monday")),
+            ("monthly", _("On the 1st of each month")),
+        ],
+        default="off",
+        help_text=_("The background worker (patron db_worker) scores the whole base at this time, server time."),
+    )
+    schedule_hour = models.PositiveSmallIntegerField(
+        _("at hour"),
+        default=2,
+        validators=[MaxValueValidator(23)],
+        help_text=_("Hour of the day, 0 to 23, in the server's time zone."),
+    )
+    #: When the next automatic run is queued for (None when the schedule is off); set by the services.
+    next_scheduled_at = models.DateTimeField(_("next automatic run"), null=True, blank=True, editable=False)
     runs_kept = models.PositiveSmallIntegerField(
         _("runs kept with account scores"),
         default=12,

@@ -183,6 +183,9 @@ class SettingsOut(Schema):
     annual_discount_rate: float
     horizon_months: int
     time_unit: str
+    schedule: str = Field(description="off, daily, weekly (Mondays) or monthly (the 1st): automatic runs")
+    schedule_hour: int = Field(description="Hour of the day (0-23, server time) of automatic runs")
+    next_scheduled_at: dt.datetime | None = Field(None, description="When the next automatic run is queued for")
     runs_kept: int
     sleeping_gap_multiple: float
     sleeping_p_alive: float
@@ -215,6 +218,8 @@ class SettingsPatch(Schema):
     annual_discount_rate: float | None = None
     horizon_months: int | None = None
     time_unit: Literal["day", "week", "month"] | None = None
+    schedule: Literal["off", "daily", "weekly", "monthly"] | None = None
+    schedule_hour: int | None = Field(None, ge=0, le=23)
     runs_kept: int | None = None
     sleeping_gap_multiple: float | None = None
     sleeping_p_alive: float | None = None

@@ -189,6 +189,61 @@ def enqueue_scoring(user: User | None, *, engine: str | None = None) -> ScoreRun
     return run
 
 
+# --- the automatic schedule ------------------------------------------------------------------------------
+
+
+def next_slot(schedule: str, hour: int, after: dt.datetime) -> dt.datetime | None:
+    """Return the first scheduled time strictly after ``after`` (server time zone), or None when ``schedule`` is off."""
+    if schedule == "off":
+        return None
+    local = timezone.localtime(after)
+    slot = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if schedule == "daily":
+        return slot if slot > local else slot + dt.timedelta(days=1)
+    if schedule == "weekly":
+        slot -= dt.timedelta(days=slot.weekday())  # Monday
+        return slot if slot > local else slot + dt.timedelta(weeks=1)
+    first = slot.replace(day=1)
+    if first > local:
+        return first
+    return first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+
+
+def schedule_next_run(now: dt.datetime | None = None) -> dt.datetime | None:
+    """Queue the next automatic run for the background worker as the settings ask; return when (None: off).
+
+    Idempotent: when the settings already hold that time, nothing more is queued. A run queued for a time the
+    settings no longer hold (the schedule was changed or turned off) finds this out when it starts and does nothing.
+    """
+    values = get_settings()
+    slot = next_slot(values.schedule, values.schedule_hour, now or timezone.now())
+    if slot == values.next_scheduled_at:
+        return slot
+    ValueSettings.objects.filter(pk=values.pk).update(next_scheduled_at=slot)
+    if slot is not None:
+        from patron.value.tasks import scheduled_scoring
+
+        scheduled_scoring.using(run_after=slot).enqueue(slot=slot.isoformat())
+    return slot
+
+
+def run_scheduled(slot: str) -> ScoreRun | None:
+    """Score the base for the automatic run queued for ``slot``, then queue the next; None when it is not due.
+
+    Not due: the settings moved on (another slot, or off), or a run is already queued or running, whose results
+    this one would only repeat.
+    """
+    values = get_settings()
+    due = dt.datetime.fromisoformat(slot)
+    if values.next_scheduled_at is None or values.next_scheduled_at != due:
+        return None
+    # The next slot is queued first, so a failing run does not stop the schedule.
+    schedule_next_run(due)
+    if pending_run() is not None:
+        return None
+    return run_scoring()
+
+
 def check_engine(engine: str | None) -> str:
     """Return the engine to score with: the argument, else Spark when a cluster is configured, else DuckDB."""
     if not engine:
@@ -224,6 +279,9 @@ def update_settings(user: User, data: Mapping[str, Any]) -> ValueSettings:
     check_settings(current)
     current.updated_by = user
     current.save()
+    if {"schedule", "schedule_hour"} & set(data):
+        schedule_next_run()
+        current.refresh_from_db(fields=["next_scheduled_at"])
     return current
 
 
@@ -1496,6 +1554,7 @@ def dashboard_data(user: User, *, scope: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "run": run,
         "pending": pending_run(),
+        "next_scheduled_at": get_settings().next_scheduled_at,
         "failed": latest_attempt if latest_attempt is not None and latest_attempt.status == RunStatus.FAILED else None,
         "can_recompute": can_recompute(user),
         "scope": "all" if unrestricted else scope,
