@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite on SQLite and then on PostgreSQL, browser tests included.
 # Works on a fresh machine: it makes the virtualenv, installs Patron with its dev tools,
-# starts the local PostgreSQL if it is down and installs Debian's chromium if it is missing.
+# starts the local PostgreSQL if it is down and installs Debian's chromium and gettext if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,10 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
+if ! command -v xgettext >/dev/null 2>&1; then
+  # The translation tests check that every message in the code is in the catalogues (makemessages needs it).
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext) >/dev/null
 fi
 if ! command -v java >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless) >/dev/null

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ast
 import gettext
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,6 +151,27 @@ def test_every_message_is_translated_and_none_is_fuzzy(locale):
     fuzzy = [e.msgid for e in messages if "fuzzy" in e.flags]
     assert not untranslated, f"{locale}: {len(untranslated)} untranslated: {untranslated}"
     assert not fuzzy, f"{locale}: {len(fuzzy)} fuzzy: {fuzzy}"
+
+
+@pytest.mark.skipif(not shutil.which("xgettext"), reason="needs GNU gettext (scripts/test.sh installs it)")
+def test_every_message_in_the_code_is_in_every_catalogue(tmp_path):
+    """A string marked for translation but missing from a catalogue would show in English to everyone."""
+    copy = tmp_path / "patron"
+    shutil.copytree(LOCALE_DIR.parent, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    subprocess.run(
+        [sys.executable, "-m", "django", "makemessages", "-l", "pl", "--no-wrap"],
+        cwd=copy,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "patron.settings", "PYTHONPATH": str(tmp_path)},
+        check=True,
+        capture_output=True,
+    )
+    found = {(e.msgctxt, e.msgid) for e in parse_po(copy / "locale" / "pl" / "LC_MESSAGES" / "django.po")[1:]}
+    for locale in LOCALES:
+        _, messages = catalogue(locale)
+        missing = found - {(e.msgctxt, e.msgid) for e in messages}
+        assert not missing, (
+            f"{locale}: {len(missing)} messages in the code are not in the catalogue: {sorted(m for _, m in missing)}"
+        )
 
 
 @pytest.mark.parametrize("locale", LOCALES)
