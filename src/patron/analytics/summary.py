@@ -243,8 +243,6 @@ def customer_aggregates(
         "total_revenue": periods.amount.sum(),
         # One row per period and customer, so "the amount of the earliest period" is well defined.
         "first_revenue": _min_by(periods.amount, periods.period),
-        # Refunds make purchases negative; scoring says how many (Gamma-Gamma needs positive spend).
-        "negative_purchases": (periods.amount < 0).sum().cast(INT64),
     }
     if integer_periods:
         metrics["first_purchase"] = periods.first_date.min()
