@@ -15,7 +15,12 @@ pytestmark = pytest.mark.django_db
 def people(admin_user, manager, member, outsider, team, other_team):
     """Ada (admin, no team); Mona (manager) and Max (member) in Enterprise; Olga in Mid-market; Lone in none."""
     lone = UserFactory(username="lone", role=Role.MEMBER)
-    return {"ada": admin_user, "mona": manager, "max": member, "olga": outsider, "lone": lone}
+    people = {"ada": admin_user, "mona": manager, "max": member, "olga": outsider, "lone": lone}
+    # Fixed names: the factory's random ones (Simon, Monroe...) would match the searches below.
+    for username, user in people.items():
+        user.first_name, user.last_name = username.capitalize(), "Tester"
+        user.save(update_fields=["first_name", "last_name"])
+    return people
 
 
 def usernames(api, query=""):
