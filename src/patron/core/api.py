@@ -662,7 +662,6 @@ def crud_routes(
     reader = row_reader(records, list_writer)
     create = on_create or records.create
     update = on_update or records.update
-    max_limit = settings.PATRON_MAX_PAGE_SIZE
     meta = records.model._meta
     kind = meta.model_name
     columns = schema_columns(out)
@@ -685,8 +684,7 @@ def crud_routes(
         limit: int = settings.PATRON_PAGE_SIZE,
     ) -> Any:
         """Return one page of the rows you may see; pass `next_cursor` back as `cursor` for the next one."""
-        if not 1 <= limit <= max_limit:
-            raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": max_limit}, field="limit")
+        check_page_size(limit)
         found = records.list(
             current_user(request),
             filters=filter_expression(f),
@@ -747,8 +745,7 @@ def crud_routes(
             request: HttpRequest, pk: int, cursor: str | None = None, limit: int = settings.PATRON_PAGE_SIZE
         ) -> Any:
             """Return one page of a record's changes (404 for records you may not see); `next_cursor` goes on."""
-            if not 1 <= limit <= max_limit:
-                raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": max_limit}, field="limit")
+            check_page_size(limit)
             return history.record_history(records, current_user(request), pk, cursor=cursor, limit=limit)
 
     @router.post("", response={201: one}, summary=f"Create {noun}", operation_id=f"create_{kind}")
@@ -833,7 +830,8 @@ def remove_token(request: HttpRequest, token_id: int) -> Any:
 # Users and teams, for the owner_id and team_id that records are filtered by and sent with
 
 
-def _check_page_size(limit: int) -> None:
+def check_page_size(limit: int) -> None:
+    """Refuse a page size outside 1..PATRON_MAX_PAGE_SIZE (422 naming ``limit``)."""
     if not 1 <= limit <= settings.PATRON_MAX_PAGE_SIZE:
         raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": settings.PATRON_MAX_PAGE_SIZE}, field="limit")
 
@@ -857,7 +855,7 @@ def list_users(
     limit: int = settings.PATRON_PAGE_SIZE,
 ) -> Any:
     """Return one page of users (admins: all; others: themselves and their teammates), sorted by username or id."""
-    _check_page_size(limit)
+    check_page_size(limit)
     found = people.list_users(
         current_user(request),
         search=q,
@@ -887,6 +885,6 @@ def list_teams(
     limit: int = settings.PATRON_PAGE_SIZE,
 ) -> Any:
     """Return one page of teams (admins: all; others: their own) with their members, sorted by name or id."""
-    _check_page_size(limit)
+    check_page_size(limit)
     found = people.list_teams(current_user(request), search=q, order=order, cursor=cursor, limit=limit)
     return {"items": found.items, "next_cursor": found.next_cursor}

@@ -4,14 +4,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import File, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from patron.core.api import current_user
+from patron.core.api import check_page_size, current_user
 from patron.dataio import schemas, services
-from patron.errors import Invalid
 
 router = Router(tags=["imports"])
 
@@ -51,8 +49,7 @@ def create_import(
 
 @router.get("/imports", response=schemas.ImportRunPage, summary="List your import runs, newest first")
 def list_imports(request: HttpRequest, cursor: str | None = None, limit: int = settings.PATRON_PAGE_SIZE) -> Any:
-    if not 1 <= limit <= settings.PATRON_MAX_PAGE_SIZE:
-        raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": settings.PATRON_MAX_PAGE_SIZE}, field="limit")
+    check_page_size(limit)
     page = services.list_runs(current_user(request), cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 

@@ -13,22 +13,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
-from patron.core.api import current_user
+from patron.core.api import check_page_size, current_user
 from patron.errors import Invalid, NotFound
 from patron.value import schemas, services
 
 router = Router(tags=["value"])
 
 
-def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= settings.PATRON_MAX_PAGE_SIZE:
-        raise Invalid(_("limit must be between 1 and %(max)s.") % {"max": settings.PATRON_MAX_PAGE_SIZE}, field="limit")
-
-
 @router.get("/value/runs", response=schemas.RunPage, summary="List scoring runs, newest first")
 def list_runs(request: HttpRequest, cursor: str | None = None, limit: int = settings.PATRON_PAGE_SIZE) -> Any:
     """Return one page of scoring runs."""
-    _check_limit(limit)
+    check_page_size(limit)
     page = services.list_runs(current_user(request), cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -59,7 +54,7 @@ def list_scores(
     limit: int = settings.PATRON_PAGE_SIZE,
 ) -> Any:
     """Return one keyset page of scores of the latest run; order by clv, p_alive, revenue or account."""
-    _check_limit(limit)
+    check_page_size(limit)
     page = services.latest_scores(current_user(request), filters.model_dump(), order, cursor, limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
